@@ -1,0 +1,1 @@
+"""gapsim: agent-based simulation of security gaps below Mount Qarachogh."""

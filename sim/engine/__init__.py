@@ -1,0 +1,1 @@
+"""Monte Carlo engine: seeds, executors, results store and statistics (knows nothing of patrols)."""

@@ -1,0 +1,1 @@
+"""The security-gap model: Mesa agents, submodels and the replicate entry point."""
