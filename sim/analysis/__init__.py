@@ -1,0 +1,1 @@
+"""Analysis of results: statistics, figures and maps (reads only the results store)."""
