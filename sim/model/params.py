@@ -124,7 +124,7 @@ class ModelParams:
                         "initial number of insurgent fighters")
     cell_size: int = p(6, 2, 25, "fighters", "DOMAIN 4.7 (groups of 2-25)", "initial fighters per cell")
     max_cell_size: int = p(12, 4, 40, "fighters", "[EST]", "a cell larger than this splits")
-    inflow_per_month: float = p(5.0, 0.0, 10.0, "fighters/month", "WSJ route via Great Zab [EST]",
+    inflow_per_month: float = p(8.0, 0.0, 10.0, "fighters/month", "WSJ route via Great Zab [EST]",
                                 "exogenous inflow of fighters")
     action_rate_per_day: float = p(0.02, 0.01, 1.0, "1/day", "seed 002 (S13) [EST]",
                                    "rate at which an idle cell considers an operation")
@@ -142,7 +142,7 @@ class ModelParams:
                                  "insurgent movement speed")
     operation_radius_km: float = p(12.0, 2.0, 40.0, "km", "[EST]",
                                    "farthest target a cell considers from its hideout")
-    recruit_grievance: float = p(0.6, 0.2, 1.0, "-", "Bennett 2008 (anger threshold) [EST]",
+    recruit_grievance: float = p(0.55, 0.2, 1.0, "-", "Bennett 2008 (anger threshold) [EST]",
                                  "grievance above which a villager can be recruited")
     recruit_prob_per_day: float = p(0.01, 0.0, 0.1, "1/day", "[EST]",
                                     "daily recruitment probability of an aggrieved villager near a cell")
@@ -210,7 +210,7 @@ class ModelParams:
                                        "ceiling on coalition strikes per month")
     strike_confidence: float = p(0.6, 0.1, 1.0, "-", "[EST]",
                                  "intelligence confidence needed to request a strike")
-    strike_kill_prob: float = p(0.075, 0.0, 1.0, "-", "seed 004 (56 killed / 82 strikes) [EST]",
+    strike_kill_prob: float = p(0.05, 0.0, 1.0, "-", "seed 004 (56 killed / 82 strikes) [EST]",
                                 "probability each fighter at a struck site is killed")
     collateral_prob: float = p(0.03, 0.0, 0.5, "-", "Bennett 2008 [EST]",
                                "probability a strike harms civilians")

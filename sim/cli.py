@@ -1,0 +1,169 @@
+"""The ``gapsim`` command line: subcommands that take Hydra overrides.
+
+Why this wrapper around ``hydra.main``: a bad value must fail with one line naming the key, the
+value and what is allowed, exit code 2, no traceback and nothing written. So every request is
+composed and validated first (``sim.config.load``), sweeps value by value, and the output
+directory is checked; only then does Hydra take over (run directory, multirun, launchers).
+``debug=true`` (or ``GAPSIM_DEBUG=1``) shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sim.errors import ConfigError
+
+USAGE = """usage: gapsim <command> [key=value ...]
+
+commands:
+  run         run one scenario for `replicates` Monte Carlo replicates (the main job)
+  map         draw the terrain map for a configuration
+  reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
+
+Every command but reproduce takes Hydra overrides, e.g.
+  gapsim run scenario=joint_brigades gap_width_km=6 coordination=jcc replicates=20 seed=7
+  gapsim run -m gap_width_km=1,3,5 coordination=none,joint_brigades   (one job per point)
+Outputs go to hydra.run.dir (default results/<command>/<timestamp>); rerunning into the same
+directory resumes. See README.md.
+"""
+
+HYDRA_COMMANDS = ("run", "map")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "reproduce":
+            from sim.commands.reproduce import reproduce_command
+
+            return reproduce_command(rest)
+        if command in HYDRA_COMMANDS:
+            return _hydra_command(command, rest)
+        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce'))}")
+    except ConfigError as err:
+        if debug:
+            raise
+        print(f"gapsim: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        print(f"gapsim: {err or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return os.environ.get("GAPSIM_DEBUG", "") not in ("", "0") or any(
+        a in ("debug=true", "debug=True", "+debug=true") for a in argv)
+
+
+def split_args(rest: list[str]) -> tuple[bool, list[str], list[str]]:
+    """(multirun?, overrides for the config, hydra.* overrides)."""
+    multirun = False
+    overrides: list[str] = []
+    hydra_over: list[str] = []
+    for arg in rest:
+        if arg in ("-m", "--multirun"):
+            multirun = True
+        elif arg.startswith("-"):
+            raise ConfigError("option", arg, "gapsim takes key=value overrides and -m for multirun")
+        elif "=" not in arg:
+            raise ConfigError("override", arg, "overrides are key=value (e.g. gap_width_km=6)")
+        elif arg.lstrip("+~").startswith("hydra."):
+            hydra_over.append(arg)
+        else:
+            overrides.append(arg)
+    return multirun, overrides, hydra_over
+
+
+def sweep_variants(overrides: list[str]) -> list[list[str]]:
+    """One override list per value of each comma-separated sweep (each value checked once)."""
+    base: list[str] = []
+    sweeps: list[tuple[int, str, list[str]]] = []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if "," in value and not value.strip().startswith(("[", "{", "'", '"')):
+            sweeps.append((len(base), key, [v for v in value.split(",")]))
+            base.append(f"{key}={value.split(',')[0]}")
+        else:
+            base.append(item)
+    variants = [base]
+    for pos, key, values in sweeps:
+        for v in values[1:]:
+            variant = list(base)
+            variant[pos] = f"{key}={v}"
+            variants.append(variant)
+    return variants
+
+
+def _hydra_command(command: str, rest: list[str]) -> int:
+    from sim.config.load import load_config
+
+    multirun, overrides, hydra_over = split_args(rest)
+    for variant in sweep_variants(overrides) if multirun else [overrides]:
+        load_config(variant + [o for o in hydra_over if o.startswith("hydra.run.dir")])
+    _check_output_dir(hydra_over, multirun, command)
+    return _run_hydra(command, overrides, hydra_over, multirun)
+
+
+def _check_output_dir(hydra_over: list[str], multirun: bool, command: str) -> None:
+    """Fail before any work if the output directory cannot be written."""
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    target = Path("results")
+    for item in hydra_over:
+        k, _, v = item.partition("=")
+        if k == key and "${" not in v:
+            target = Path(v)
+    probe = target.resolve()
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(key, str(target), f"cannot write there ({probe} is not a writable directory)")
+
+
+def _run_hydra(command: str, overrides: list[str], hydra_over: list[str], multirun: bool) -> int:
+    import hydra
+
+    from sim.config.load import CONFIG_DIR, register_schema
+
+    register_schema()
+    task = _TASKS[command]()
+    wrapped = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(task)
+    argv = [f"gapsim-{command}", *(["--multirun"] if multirun else []), *overrides, *hydra_over]
+    if not any(o.startswith("hydra.job.name=") for o in hydra_over):
+        argv.append(f"hydra.job.name={command}")
+    saved = sys.argv
+    sys.argv = argv
+    try:
+        wrapped()
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def _task_run() -> Callable:
+    from sim.commands.run import run_task
+
+    return run_task
+
+
+def _task_map() -> Callable:
+    from sim.commands.map import map_task
+
+    return map_task
+
+
+_TASKS: dict[str, Callable[[], Callable]] = {"run": _task_run, "map": _task_map}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What each ``gapsim`` subcommand does once its configuration is valid."""

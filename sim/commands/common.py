@@ -1,0 +1,139 @@
+"""Pieces every command shares: the task guard, the run directory, the manifest, the summary.
+
+Why: a command's output directory must always hold the resolved ``config.yaml`` and a
+``manifest.json`` (versions, git commit, seeds, timings) so that anyone can rerun it and get the
+same numbers; and every command reports bad input the same way, from inside Hydra's job too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from sim.errors import ConfigError
+
+PACKAGES = ("gapsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "hydra-core",
+            "omegaconf", "ray")
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+#: Outcomes shown in the summary table of `gapsim run`, in order.
+SUMMARY_OUTCOMES = (
+    "incidents", "kidnappings", "fake_checkpoints", "ambushes", "arsons", "extortions",
+    "village_attacks", "retributions", "incidents_gap", "hostages", "casualties_security",
+    "airstrikes", "insurgents_killed", "insurgents_killed_air", "fighters_final", "tips",
+    "tips_reaching_share", "informant_links_ia", "gap_control",
+)
+
+
+def guarded(task: Callable[[DictConfig], int | None]) -> Callable[[DictConfig], None]:
+    """Run a Hydra task; a ConfigError becomes one line and exit 2, a result code exits."""
+
+    @functools.wraps(task)
+    def wrapper(cfg: DictConfig) -> None:
+        try:
+            code = task(cfg) or 0
+        except ConfigError as err:
+            if cfg.get("debug", False) or os.environ.get("GAPSIM_DEBUG", "") not in ("", "0"):
+                raise
+            print(f"gapsim: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt as err:
+            print(f"gapsim: {err or 'interrupted'}", file=sys.stderr)
+            raise SystemExit(130) from None
+        if code:
+            raise SystemExit(code)
+
+    return wrapper
+
+
+def output_dir() -> Path:
+    """The job's output directory (Hydra's ``runtime.output_dir``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"_{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_config(data: dict[str, Any], out_dir: Path) -> Path:
+    """The resolved config (no Hydra node) as ``config.yaml``: what `gapsim reproduce` reruns."""
+    path = out_dir / "config.yaml"
+    write_text_atomic(path, OmegaConf.to_yaml(OmegaConf.create(data)))
+    return path
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_state() -> dict[str, Any]:
+    """Commit and dirty flag of the repository the package runs from (None outside git)."""
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", "-C", str(REPO_DIR), *args], capture_output=True,
+                                 text=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -> Path:
+    """``manifest.json``: versions, git state, seeds and how they are derived, timings."""
+    manifest = {
+        "gapsim_command": " ".join(["gapsim", *sys.argv[1:]]) if sys.argv else "gapsim",
+        "argv": sys.argv,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "versions": versions(),
+        "git": git_state(),
+        "seeds": {
+            "root_seed": data.get("seed"),
+            "crn": data.get("crn"),
+            "scheme": "SeedSequence(root_seed, spawn_key=(replicate, purpose_index"
+                      "[, scenario_key if crn is false])); purposes: sim.engine.seeds.PURPOSES",
+        },
+        **extra,
+    }
+    path = out_dir / "manifest.json"
+    write_text_atomic(path, json.dumps(manifest, indent=2, default=str))
+    return path
+
+
+def summary_table(runs, outcomes=SUMMARY_OUTCOMES, by: str = "scenario") -> str:
+    """Mean [95% CI] per outcome and scenario, as aligned text."""
+    from sim.engine.stats import summarise
+
+    present = [o for o in outcomes if o in runs.columns]
+    table = summarise(runs, by=by, outcomes=present)
+    lines = []
+    for group, rows in table.groupby(by, sort=False):
+        lines.append(f"{by} {group} (n={int(rows['n'].max())} replicates): mean [95% CI]")
+        for _, r in rows.iterrows():
+            lines.append(f"  {r['outcome']:<24} {r['mean']:>10.3g}  [{r['ci_low']:.3g}, {r['ci_high']:.3g}]")
+    return "\n".join(lines)
