@@ -180,37 +180,53 @@ class Forces:
         rng_km = np.concatenate([pr, patrol_range])
         return xy, force, rng_km
 
+    def detection_probabilities(self, group_xy: np.ndarray, cover: np.ndarray, night: bool
+                                ) -> tuple[np.ndarray, np.ndarray]:
+        """Per force, the probability of detecting each group this tick, and distances.
+
+        p_f = 1 - exp(-lambda * tick_h * (1 - cover) * sum over observers o of force f of
+        exp(-(d_o / range_o)^2)), where range_o depends on day or night, thermal optics and the
+        observer's height above the plain (DOMAIN 4.7 item 1).
+
+        Returns:
+            prob: (n_forces, n_groups); dist: (n_observers, n_groups) km; force: (n_observers,).
+        """
+        xy, force, rng_km = self.observers(night)
+        n = len(group_xy)
+        prob = np.zeros((len(FORCES), n))
+        if len(xy) == 0 or n == 0:
+            return prob, np.zeros((0, n)), force
+        d = np.hypot(xy[:, None, 0] - group_xy[None, :, 0], xy[:, None, 1] - group_xy[None, :, 1])
+        w = np.exp(-((d / rng_km[:, None]) ** 2))
+        lam = self.p.detect_rate_per_h * self.p.tick_hours * (1.0 - cover)
+        for f in range(len(FORCES)):
+            sel = force == f
+            if sel.any():
+                prob[f] = 1.0 - np.exp(-lam * w[sel].sum(axis=0))
+        return prob, d, force
+
     def detect(self, group_xy: np.ndarray, cover: np.ndarray, night: bool
                ) -> tuple[np.ndarray, np.ndarray]:
         """Which force detects each exposed group, and how far its nearest observer is.
 
-        p_detect = 1 - exp(-lambda * tick * sum_o exp(-(d/range_o)^2) * (1 - cover)) per force
-        (DOMAIN 4.7 item 1: distance, optics, day or night, the target's cover).
-
         Returns:
-            detected_by: (n_groups,) force index of the detecting force (-1 if none);
+            detected_by: (n_groups,) force index of the detecting force (-1 if none; forces are
+                tried in index order);
             distance: (n_groups,) km to the nearest observer of that force.
         """
         rng = self.model.streams["detection"]
-        xy, force, rng_km = self.observers(night)
+        prob, d, force = self.detection_probabilities(group_xy, cover, night)
         n = len(group_xy)
         by = np.full(n, -1, dtype=np.int64)
         dist = np.full(n, np.inf)
-        if len(xy) == 0 or n == 0:
+        if d.shape[0] == 0 or n == 0:
             return by, dist
-        d = np.hypot(xy[:, None, 0] - group_xy[None, :, 0], xy[:, None, 1] - group_xy[None, :, 1])
-        w = np.exp(-((d / rng_km[:, None]) ** 2))
-        lam = self.p.detect_rate_per_h * self.p.tick_hours * (1.0 - cover)[None, :]
         u = rng.random((len(FORCES), n))
         for f in range(len(FORCES)):
-            sel = force == f
-            if not sel.any():
-                continue
-            pf = 1.0 - np.exp(-lam[0] * w[sel].sum(axis=0))
-            hit = (u[f] < pf) & (by < 0)
+            hit = (u[f] < prob[f]) & (by < 0)
             if hit.any():
                 by[hit] = f
-                dist[hit] = d[sel][:, hit].min(axis=0)
+                dist[hit] = d[force == f][:, hit].min(axis=0)
         return by, dist
 
     def gap_control_share(self, now_h: float) -> float:

@@ -134,12 +134,15 @@ class SecurityGapModel(mesa.Model):
             d = np.hypot(v.home_xy[:, None, 0] - pxy[None, :, 0], v.home_xy[:, None, 1] - pxy[None, :, 1])
             access[:, f] = d.min(axis=1) <= self.params.access_km
         self.access = access
+        # Handlers recruit informants only where their force holds the ground (S6).
+        home_holder = post.holder[v.home_ix, v.home_iy]
+        self._home_held = home_holder[:, None] == np.arange(N_TRUST)[None, :]
 
     def _seed_links(self) -> None:
         """An intact network: the holder of each home's zone has handlers in a share of homes."""
         v = self.villagers
         rng = self.streams["init"]
-        holder = self.posture.holder[v.ix, v.iy]
+        holder = self.posture.holder[v.home_ix, v.home_iy]
         for f in range(N_TRUST):
             sel = (holder == f) & (rng.random(v.n) < self.params.informant_share * 3)
             v.linked[sel, f] = True
@@ -232,7 +235,7 @@ class SecurityGapModel(mesa.Model):
             self.rainfall = max(0.1, p.rainfall_index + p.rainfall_sd * self._weather_rng.normal())
         self.air.new_month((date.year, date.month))
         self.villagers.new_day(clock.truffle_season, self.rainfall)
-        self.villagers.rebuild_links(self.access, self.local_knowledge)
+        self.villagers.rebuild_links(self.access & self._home_held, self.local_knowledge)
         self.insurgents.new_day()
         self.forces.plan_gap_sorties(at_level(p.gap_patrols_per_day, self.level))
         self._recruit_and_inflow()
@@ -260,9 +263,10 @@ class SecurityGapModel(mesa.Model):
             self.level = coordination_value(ev.coordination)
         self.posture = self._build_posture()
         v = self.villagers
-        lost = old_holder[v.ix, v.iy] != self.posture.holder[v.ix, v.iy]
+        hx, hy = v.home_ix, v.home_iy
+        lost = old_holder[hx, hy] != self.posture.holder[hx, hy]
         for f in range(N_TRUST):
-            gone = lost & (old_holder[v.ix, v.iy] == f)
+            gone = lost & (old_holder[hx, hy] == f)
             v.linked[gone, f] = False
         self.forces.deploy(self.posture)
         self._update_access()

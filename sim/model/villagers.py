@@ -116,9 +116,9 @@ class VillagerPopulation:
         self.out = np.zeros(n_total, dtype=bool)
         self.xy = self.home_xy.copy()
         self.goes_today = np.zeros(n_total, dtype=bool)
-        self.ix, self.iy = terrain.to_cell(self.xy[:, 0], self.xy[:, 1])
-        self.ix = np.asarray(self.ix)
-        self.iy = np.asarray(self.iy)
+        hx, hy = terrain.to_cell(self.home_xy[:, 0], self.home_xy[:, 1])
+        self.home_ix, self.home_iy = np.asarray(hx), np.asarray(hy)
+        self.ix, self.iy = self.home_ix.copy(), self.home_iy.copy()
         self.agents: list[Villager] = []
         self.agents = [Villager(model, i) for i in range(n_total)]
         grid = model.grid
