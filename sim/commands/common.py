@@ -7,6 +7,7 @@ same numbers; and every command reports bad input the same way, from inside Hydr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -80,10 +81,8 @@ def save_config(data: dict[str, Any], out_dir: Path) -> Path:
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 
