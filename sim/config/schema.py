@@ -35,8 +35,7 @@ class TimelineEvent:
     """A scheduled change inside a run (e.g. the October 2017 withdrawal).
 
     ``date`` is ISO (YYYY-MM-DD). ``posture`` keys override the current posture; ``coordination``
-    changes the level; ``cut_links`` lists forces whose informant links are cut where they lose
-    ground (it happens automatically for a force leaving a zone).
+    changes the level. A force that loses ground loses its informant links there.
     """
 
     date: str = ""

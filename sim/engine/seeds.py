@@ -52,14 +52,29 @@ class Streams:
     replicate: int
     scenario: str = ""
     crn: bool = True
+    day: int | None = None
     _gens: dict[str, np.random.Generator] = field(default_factory=dict, repr=False)
 
+    def set_day(self, day: int | None) -> None:
+        """Start the streams of a new simulated day.
+
+        Why: within a purpose, a policy that draws one extra number shifts every later draw of
+        that purpose, and two scenarios drift apart. Deriving each day's stream from
+        ``(replicate, purpose, day)`` puts both arms back on the same numbers every morning, so
+        common random numbers keep their variance reduction over long runs.
+        """
+        self.day = day
+        self._gens.clear()
+
     def key(self, purpose: str) -> tuple[int, ...]:
-        """The spawn key of a purpose's stream."""
+        """The spawn key of a purpose's stream (for the current day, once ``set_day`` is used)."""
         idx = PURPOSES.index(purpose)
-        if self.crn:
-            return (self.replicate, idx)
-        return (self.replicate, idx, scenario_key(self.scenario))
+        key: tuple[int, ...] = (self.replicate, idx)
+        if self.day is not None:
+            key += (self.day + 1,)
+        if not self.crn:
+            key += (scenario_key(self.scenario),)
+        return key
 
     def seed_sequence(self, purpose: str) -> np.random.SeedSequence:
         """A fresh SeedSequence for a purpose (stateless: same inputs, same sequence)."""

@@ -62,7 +62,7 @@ def _raw_targets(model: SecurityGapModel, s: int, home: np.ndarray,
     fighters = int(ins.fighters[s])
     clock = model.clock
     v = model.villagers
-    # Kidnap a remote work party (truffle hunters in season, shepherds, farmers): seeds 002/003.
+    # Kidnap a remote work party (truffle hunters in season, shepherds): seeds 002/003.
     for i in kidnap_candidates(model, home, radius, rng, k=4):
         value = p.payoff_kidnap * (1.2 if v.community[i] == KURD else 0.6)
         value *= 1.5 if v.role[i] == TRUFFLE else 0.7  # hunters: remote, in groups, in season

@@ -36,7 +36,7 @@ class AirSupport:
         self.executed = 0
 
     def new_month(self, month_key: tuple[int, int]) -> None:
-        """Reset the budget at the first day of a month (fractional budgets carry over)."""
+        """Add the month's budget at its first day (at most one unused strike carries over)."""
         if month_key != self.month:
             self.month = month_key
             self.remaining = min(self.remaining, 1.0) + self.budget_per_month
@@ -47,13 +47,15 @@ class AirSupport:
         self.requested += 1
         heapq.heappush(self.queue, StrikeRequest(now_h + delay_h, self._seq, force, group, x_km, y_km))
 
-    def due(self, now_h: float) -> list[StrikeRequest]:
-        """Requests approved by now that the budget allows (others are dropped)."""
-        out = []
+    def due(self, now_h: float) -> tuple[list[StrikeRequest], list[StrikeRequest]]:
+        """Requests approved by now: those the budget allows, and those dropped for lack of it."""
+        flown, dropped = [], []
         while self.queue and self.queue[0].execute_h <= now_h:
             req = heapq.heappop(self.queue)
             if self.remaining >= 1.0:
                 self.remaining -= 1.0
                 self.executed += 1
-                out.append(req)
-        return out
+                flown.append(req)
+            else:
+                dropped.append(req)
+        return flown, dropped

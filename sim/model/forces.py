@@ -90,7 +90,7 @@ class Forces:
                 assign.append((route, speed))
         self.n_regular = len(assign)
         if posture.gap_route is not None:
-            for _ in range(4):
+            for _ in range(8):  # sortie slots (gap_patrols_per_day is at most 8)
                 assign.append((posture.gap_route, p.foot_speed_kmh * 2))
         self.routes = [r for r, _ in assign]
         n = len(assign)
@@ -181,7 +181,7 @@ class Forces:
         return xy, force, rng_km
 
     def detection_probabilities(self, group_xy: np.ndarray, cover: np.ndarray, night: bool
-                                ) -> tuple[np.ndarray, np.ndarray]:
+                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per force, the probability of detecting each group this tick, and distances.
 
         p_f = 1 - exp(-lambda * tick_h * (1 - cover) * sum over observers o of force f of

@@ -109,10 +109,16 @@ class Insurgents:
 
     # -- life cycle ------------------------------------------------------------------------
     def spawn(self, fighters: int, cave: int, supplies: float) -> int:
-        """Create a cell at a cave; returns its slot (or -1 when at capacity)."""
-        free = np.flatnonzero(~self.active)
-        if not len(free) or fighters <= 0:
+        """Create a cell at a cave; returns its slot. At capacity the fighters join the cell
+        nearest the cave instead (no fighter is ever dropped)."""
+        if fighters <= 0:
             return -1
+        free = np.flatnonzero(~self.active)
+        if not len(free):
+            act = np.flatnonzero(self.active)
+            s = int(act[np.argmin(np.hypot(*(self.xy[act] - self.cave_xy[cave]).T))])
+            self.fighters[s] += fighters
+            return s
         s = int(free[0])
         self.active[s] = True
         self.fighters[s] = fighters
@@ -164,6 +170,8 @@ class Insurgents:
 
     def split_large(self) -> None:
         """A cell grown past ``max_cell_size`` splits; the new cell takes a nearby cave."""
+        if self.active.all():
+            return  # no free slot: cells stay large rather than lose fighters
         for s in np.flatnonzero(self.active & (self.fighters > self.p.max_cell_size)):
             half = int(self.fighters[s] // 2)
             self.fighters[s] -= half

@@ -23,7 +23,7 @@ from sim.model.forces import UNIT_STRENGTH, Forces
 from sim.model.grid import attach_grid
 from sim.model.insurgents import Insurgents
 from sim.model.intel import IntelPicture
-from sim.model.params import FORCES, at_level, coordination_value
+from sim.model.params import FORCES, at_level, coordination_value, interval_at_level
 from sim.model.posture import IA, JOINT, NONE, PESH, PMF, Posture, build_posture, posture_key
 from sim.model.recorder import Recorder
 from sim.model.villagers import N_TRUST, VillagerPopulation
@@ -107,7 +107,6 @@ class SecurityGapModel(mesa.Model):
         self._update_access()
         if config.scenario.links_intact:
             self._seed_links()
-        self._weather_rng = self.streams["weather"]
         self.rainfall = 1.0
         self._next_clearing = {f: float(self.streams["init"].uniform(0, p.clearing_every_days))
                                for f in range(3)}
@@ -144,7 +143,7 @@ class SecurityGapModel(mesa.Model):
         rng = self.streams["init"]
         holder = self.posture.holder[v.home_ix, v.home_iy]
         for f in range(N_TRUST):
-            sel = (holder == f) & (rng.random(v.n) < self.params.informant_share * 3)
+            sel = (holder == f) & (rng.random(v.n) < self.params.informant_share)
             v.linked[sel, f] = True
 
     # -- queries used by submodels ---------------------------------------------------------
@@ -227,12 +226,14 @@ class SecurityGapModel(mesa.Model):
         clock = self.clock
         p = self.params
         day = clock.day
+        self.streams.set_day(day)
+        self.random.seed(int(self.streams["mesa"].integers(2**63)))  # decision order, per day
         date = clock.date
         while self.timeline and self.timeline[0][0] <= day:
             _, ev = self.timeline.pop(0)
             self._apply_event(ev)
         if date.month == 10 and date.day == 1 or day == 0:
-            self.rainfall = max(0.1, p.rainfall_index + p.rainfall_sd * self._weather_rng.normal())
+            self.rainfall = max(0.1, p.rainfall_index + p.rainfall_sd * self.streams["weather"].normal())
         self.air.new_month((date.year, date.month))
         self.villagers.new_day(clock.truffle_season, self.rainfall)
         self.villagers.rebuild_links(self.access & self._home_held, self.local_knowledge)
@@ -307,7 +308,7 @@ class SecurityGapModel(mesa.Model):
             if day >= self._next_clearing[f]:
                 self._next_clearing[f] = day + p.clearing_every_days
                 self._clear(f, joint=False)
-        every = at_level(p.joint_clearing_every_days, self.level)
+        every = interval_at_level(p.joint_clearing_every_days, self.level)
         if every > 0:
             if self._next_joint is None:
                 self._next_joint = float(self.streams["init"].uniform(0, every))
@@ -323,9 +324,16 @@ class SecurityGapModel(mesa.Model):
         rng = self.streams["combat"]
         ins = self.insurgents
         zone_gap = self.terrain.layers["gap"]
-        conf = self.intel.conf.max(axis=0) if joint else self.intel.conf[force]
-        loc = self.intel.loc[int(np.argmax(self.intel.conf[:, int(np.argmax(conf))]))] if joint \
-            else self.intel.loc[force]
+        if joint:  # pooled picture: each group's best report, whichever force holds it
+            best_force = np.argmax(self.intel.conf, axis=0)
+            cols = np.arange(self.intel.conf.shape[1])
+            conf = self.intel.conf[best_force, cols]
+            loc = self.intel.loc[best_force, cols]
+            hideout = self.intel.hideout[best_force, cols]
+        else:
+            conf = self.intel.conf[force]
+            loc = self.intel.loc[force]
+            hideout = self.intel.hideout[force]
         centre = None
         order = np.argsort(-conf)
         for g in order[:8]:
@@ -360,8 +368,11 @@ class SecurityGapModel(mesa.Model):
                 self.displacements += 1
         self.forces.last_visit_h[self._disc(centre, radius)] = self.clock.hours + 24.0 * 7
         if joint and self.air.remaining >= 1.0:
-            best = int(np.argmax(conf))
-            if conf[best] > 0.1 and ins.active[best]:
+            # Air support for the operation (S21): the best-known hideout inside the swept area.
+            near = np.hypot(loc[:, 0] - centre[0], loc[:, 1] - centre[1]) <= radius
+            cand = np.flatnonzero(near & hideout & ins.active & (conf >= 0.5 * p.strike_confidence))
+            if len(cand):
+                best = int(cand[np.argmax(conf[cand])])
                 self.air.request(self.clock.hours, 0.0, PESH, best, *loc[best])
         self.recorder.event("joint clearing" if joint else f"{FORCES[force]} clearing")
 
@@ -466,7 +477,10 @@ class SecurityGapModel(mesa.Model):
             self.air.request(self.clock.hours, delay, int(f), int(g), *intel.loc[f, g])
 
     def _air(self) -> None:
-        for req in self.air.due(self.clock.hours):
+        flown, dropped = self.air.due(self.clock.hours)
+        for req in dropped:  # no budget left: the target may be requested again later
+            self.intel.requested[req.force, req.group] = False
+        for req in flown:
             self._strike(req)
 
     def _strike(self, req) -> None:
@@ -490,10 +504,12 @@ class SecurityGapModel(mesa.Model):
             self.intel.conf[f, req.group] *= 0.3
         if rng.random() < p.collateral_prob:
             self.collateral_events += 1
-            i = int(np.argmin(np.hypot(*(self._settlement_xy - xy).T)))
-            sid = self.terrain.settlements[i].id
-            self.villagers.shock(sid, fear=0.2, grievance=p.grievance_per_harm,
-                                 trust_delta=np.full(N_TRUST, -p.trust_fail))
+            dist = np.hypot(*(self._settlement_xy - xy).T)
+            i = int(np.argmin(dist))
+            if dist[i] <= 3.0:  # civilians are harmed only where they live near the target
+                sid = self.terrain.settlements[i].id
+                self.villagers.shock(sid, fear=0.2, grievance=p.grievance_per_harm,
+                                     trust_delta=np.full(N_TRUST, -p.trust_fail))
 
     def _retribution(self, s: int) -> None:
         """After a loss, insurgents may punish a suspected informant near their hideout (S11, Q13)."""
@@ -518,6 +534,8 @@ class SecurityGapModel(mesa.Model):
             return 0
         n = self.insurgents.lose(s, n)
         self.killed[by] += n
+        if by != "air" and self.insurgents.active[s]:
+            self._retribution(s)  # after air strikes it is called once the cell has moved
         return n
 
     # -- incidents ---------------------------------------------------------------------------

@@ -55,7 +55,8 @@ class ModelParams:
                                      "spacing of checkpoints along roads in a held zone")
     garrison_spacing_km: float = p(3.0, 1.0, 10.0, "km", "seed 004 (S24) [EST]",
                                    "spacing of joint garrison posts in the gap (joint brigades)")
-    patrols_pesh: int = p(3, 0, 20, "units", "[EST]", "Peshmerga foot patrols on the ridge")
+    patrols_pesh: int = p(3, 0, 20, "units", "[EST]",
+                          "Peshmerga patrols on ridge routes (foot along the line, vehicle on roads)")
     patrols_ia: int = p(4, 0, 20, "units", "DOMAIN 4.5 (2-4 patrols a day) [EST]",
                         "Iraqi Army vehicle patrols on plain roads")
     patrols_pmf: int = p(2, 0, 20, "units", "[EST]", "PMF vehicle patrols in their sector")
@@ -72,7 +73,7 @@ class ModelParams:
     detect_range_thermal_km: float = p(1.5, 0.5, 3.0, "km", "DOMAIN 4.7 (1-2 km); rudaw 201220191",
                                        "detection scale at night with thermal optics (posts)")
     elevation_bonus_per_100m: float = p(0.25, 0.0, 1.0, "-", "[EST]",
-                                        "range gain per 100 m an observer stands above the target")
+                                        "range gain per 100 m a post stands above the plain")
     engage_range_km: float = p(0.7, 0.2, 3.0, "km", "[EST]",
                                "distance within which a detecting unit engages")
     engage_kill_prob: float = p(0.06, 0.0, 0.5, "-", "July 2018 op (>=14 killed) [EST]",
@@ -105,7 +106,7 @@ class ModelParams:
                                        "probability a tip reaches the force able to act")
     share_delay_h: list[float] = by_level([72.0, 48.0, 6.0, 2.0, 0.5], 0.0, 240.0, "h",
                                           "DOMAIN 4.7 [EST]", "delay before a shared tip arrives")
-    gap_patrols_per_day: list[float] = by_level([0.0, 0.0, 1.0, 2.0, 4.0], 0.0, 24.0, "1/day",
+    gap_patrols_per_day: list[float] = by_level([0.0, 0.0, 1.0, 2.0, 4.0], 0.0, 8.0, "1/day",
                                                 "DOMAIN 4.7 [EST]", "patrol sorties into the gap")
     gap_entry_delay_h: list[float] = by_level([48.0, 12.0, 3.0, 1.0, 0.25], 0.0, 240.0, "h",
                                               "[EST]", "extra delay before a force may enter the gap")
@@ -181,8 +182,9 @@ class ModelParams:
                              "extra reporting propensity of a linked informant")
     access_km: float = p(5.0, 1.0, 30.0, "km", "[EST]",
                          "distance to a post within which an unlinked villager can report")
-    informant_share: float = p(0.08, 0.0, 0.3, "-", "DOMAIN 4.5 (5-10 % of households) [EST]",
-                               "initial share of households linked to the holding force's handlers")
+    informant_share: float = p(0.25, 0.0, 0.6, "-", "DOMAIN 4.5 (5-10 % of households) [EST]",
+                               "initial share of work parties (about 10 households each) with a "
+                               "link to the holding force's handlers, when links are intact")
     link_rebuild_per_day: float = p(0.002, 0.0, 0.05, "1/day", "seed 002 (S6, S8) [EST]",
                                     "rate of new informant links (x trust x local knowledge)")
     trust_kurd_pesh: float = p(0.8, 0.0, 1.0, "-", "DOMAIN 4.7 [EST]", "Kurdish trust in Peshmerga")
@@ -249,6 +251,14 @@ def at_level(values: list[float], level: float) -> float:
     hi = min(lo + 1, len(values) - 1)
     frac = level - lo
     return float(values[lo] * (1.0 - frac) + values[hi] * frac)
+
+
+def interval_at_level(days: list[float], level: float) -> float:
+    """Interpolate an interval in days where 0 means never: the *frequency* is interpolated, so
+    level 2.5 between "never" and "every 90 days" means every 180 days, not every 45."""
+    freq = [1.0 / d if d > 0 else 0.0 for d in days]
+    f = at_level(freq, level)
+    return 1.0 / f if f > 0 else 0.0
 
 
 def param_fields() -> list[Any]:

@@ -171,7 +171,7 @@ def _build(
     mid = _gap_midline(terrain)
     garrison = at_level(list(garrison_levels), level) >= 0.5
     if gap_h != NONE and mid is not None:
-        add_posts(_points_along(mid, garrison_spacing), gap_h, gap_h == PESH)
+        add_posts(_points_along(mid, garrison_spacing), gap_h, gap_h in (PESH, JOINT))
     elif garrison and mid is not None:
         add_posts(_points_along(mid, garrison_spacing), JOINT, True)
 

@@ -46,7 +46,7 @@ class Recorder:
             "tips": np.zeros(days, np.int32),
             "tips_reaching_actor": np.zeros(days, np.int32),
             "airstrikes": np.zeros(days, np.int32),
-            "killed": np.zeros(days, np.int32),
+            "killed_air": np.zeros(days, np.int32),
             "gap_control": np.zeros(days, np.float32),
             "links_pesh": np.zeros(days, np.int32),
             "links_ia": np.zeros(days, np.int32),
@@ -61,7 +61,7 @@ class Recorder:
         }
         for t in INCIDENT_TYPES:
             self.daily[TYPE_COLUMNS[t]] = np.zeros(days, np.int32)
-        self._today = {"incidents": 0, "tips": 0, "airstrikes": 0, "killed": 0}
+        self._today = {"incidents": 0, "tips": 0, "airstrikes": 0, "killed_air": 0}
         self._today_types = dict.fromkeys(INCIDENT_TYPES, 0)
         self._actor_before = 0
         self._moves_before = (0, 0)
@@ -93,7 +93,7 @@ class Recorder:
 
     def strike(self, xy, killed: int) -> None:
         self._today["airstrikes"] += 1
-        self._today["killed"] += killed
+        self._today["killed_air"] += killed
         self.strike_xy.append((float(xy[0]), float(xy[1]), killed))
 
     def event(self, label: str) -> None:
