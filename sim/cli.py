@@ -20,6 +20,7 @@ USAGE = """usage: gapsim <command> [key=value ...]
 
 commands:
   run         run one scenario for `replicates` Monte Carlo replicates (the main job)
+  compare     gapsim compare scenarios=[a,b,...] baseline=a: paired comparison and HTML report
   map         draw the terrain map for a configuration
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
 
@@ -30,7 +31,7 @@ Outputs go to hydra.run.dir (default results/<command>/<timestamp>); rerunning i
 directory resumes. See README.md.
 """
 
-HYDRA_COMMANDS = ("run", "map")
+HYDRA_COMMANDS = ("run", "compare", "map")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +109,13 @@ def _hydra_command(command: str, rest: list[str]) -> int:
 
     multirun, overrides, hydra_over = split_args(rest)
     for variant in sweep_variants(overrides) if multirun else [overrides]:
-        load_config(variant + [o for o in hydra_over if o.startswith("hydra.run.dir")])
+        _, config = load_config(variant)
+        if command == "compare":
+            from sim.commands.compare import validate_request
+
+            names, _ = validate_request(config)
+            for name in names:
+                load_config([*variant, f"scenario={name}"])
     _check_output_dir(hydra_over, multirun, command)
     return _run_hydra(command, overrides, hydra_over, multirun)
 
@@ -162,7 +169,14 @@ def _task_map() -> Callable:
     return map_task
 
 
-_TASKS: dict[str, Callable[[], Callable]] = {"run": _task_run, "map": _task_map}
+def _task_compare() -> Callable:
+    from sim.commands.compare import compare_task
+
+    return compare_task
+
+
+_TASKS: dict[str, Callable[[], Callable]] = {
+    "run": _task_run, "map": _task_map, "compare": _task_compare}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,6 +87,8 @@ class Config:
     max_replicates: int = 200
     progress: bool = True
     debug: bool = False
+    scenarios: list[str] = field(default_factory=list)
+    baseline: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
