@@ -1,0 +1,167 @@
+"""Statistics: t-intervals, summaries, paired differences and the sequential stopping rule."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from sim.engine.stats import (
+    lookahead_k,
+    needs_more,
+    paired_differences,
+    relative_half_widths,
+    sequential_decision,
+    summarise,
+    t_interval,
+)
+
+SAMPLE = np.array([12.0, 15.0, 9.0, 14.0, 11.0, 13.0, 18.0, 10.0])
+
+
+def test_t_interval_matches_scipy() -> None:
+    ci = t_interval(SAMPLE)
+    low, high = sps.t.interval(0.95, len(SAMPLE) - 1, loc=SAMPLE.mean(), scale=sps.sem(SAMPLE))
+    assert ci.n == 8 and ci.mean == pytest.approx(SAMPLE.mean())
+    assert ci.sd == pytest.approx(SAMPLE.std(ddof=1))
+    assert (ci.low, ci.high) == (pytest.approx(low), pytest.approx(high))
+    assert ci.half_width == pytest.approx((high - low) / 2)
+    ci90 = t_interval(SAMPLE, confidence=0.9)
+    assert ci90.half_width < ci.half_width
+
+
+def test_t_interval_edge_cases() -> None:
+    assert math.isnan(t_interval([]).mean)
+    one = t_interval([3.0])
+    assert one.mean == 3.0 and math.isnan(one.half_width)
+    const = t_interval([2.0, 2.0, 2.0])
+    assert const.half_width == 0.0 and const.low == const.high == 2.0
+
+
+def test_summarise_groups_and_outcomes() -> None:
+    runs = pd.DataFrame(
+        {
+            "scenario": ["a"] * 8 + ["b"] * 3,
+            "replicate": list(range(8)) + list(range(3)),
+            "incidents": list(SAMPLE) + [1.0, 2.0, 3.0],
+            "tips": [1.0] * 11,
+        }
+    )
+    table = summarise(runs, by="scenario", outcomes=["incidents", "tips"])
+    assert list(table.columns[:3]) == ["scenario", "outcome", "n"]
+    row = table[(table.scenario == "a") & (table.outcome == "incidents")].iloc[0]
+    assert row.n == 8 and row.ci_low == pytest.approx(t_interval(SAMPLE).low)
+    assert row.rel_half_width == pytest.approx(row.half_width / row["mean"])
+    tips = table[(table.scenario == "b") & (table.outcome == "tips")].iloc[0]
+    assert tips.half_width == 0.0
+    assert set(summarise(runs).outcome) == {"incidents", "tips"}  # default: numeric outcomes
+
+
+def test_paired_differences_on_a_toy_frame() -> None:
+    runs = pd.DataFrame(
+        {
+            "scenario": ["base"] * 3 + ["jcc"] * 3 + ["none"] * 3,
+            "replicate": [0, 1, 2] * 3,
+            "incidents": [10, 12, 14, 8, 12, 11, 13, 15, 14],
+            "tips": [5, 5, 5, 7, 6, 5, 4, 5, 5],
+        }
+    )
+    table = paired_differences(runs, "base", ["incidents", "tips"], lower_is_better={"tips": False})
+    assert list(table.scenario.unique()) == ["jcc", "none"]
+    jcc = table[(table.scenario == "jcc") & (table.outcome == "incidents")].iloc[0]
+    diffs = np.array([-2.0, 0.0, -3.0])
+    ci = sps.t.interval(0.95, 2, loc=diffs.mean(), scale=sps.sem(diffs))
+    assert jcc.n == 3 and jcc.diff_mean == pytest.approx(-5 / 3)
+    assert (jcc.diff_low, jcc.diff_high) == (pytest.approx(ci[0]), pytest.approx(ci[1]))
+    assert jcc["pct_change"] == pytest.approx(100 * (31 / 36 - 1))
+    assert jcc.pct_low < jcc["pct_change"] < jcc.pct_high
+    assert jcc.share_better == pytest.approx(2 / 3) and jcc.share_worse == 0.0
+    tips = table[(table.scenario == "jcc") & (table.outcome == "tips")].iloc[0]
+    assert tips.share_better == pytest.approx(2 / 3)  # higher is better for tips
+    none = table[(table.scenario == "none") & (table.outcome == "incidents")].iloc[0]
+    assert none.share_worse == pytest.approx(2 / 3) and none.diff_mean == pytest.approx(2.0)
+
+
+def test_paired_differences_pair_on_replicate_not_row_order() -> None:
+    runs = pd.DataFrame(
+        {
+            "scenario": ["b", "b", "a", "a"],
+            "replicate": [1, 0, 0, 1],
+            "x": [20.0, 10.0, 11.0, 22.0],
+        }
+    )
+    table = paired_differences(runs, "b", ["x"])
+    assert table.diff_mean.iloc[0] == pytest.approx(1.5)
+    with pytest.raises(KeyError, match="baseline"):
+        paired_differences(runs, "zzz", ["x"])
+
+
+def test_relative_half_widths_match_t_interval() -> None:
+    rel = relative_half_widths(SAMPLE)
+    assert rel[0] == math.inf
+    for n in range(2, len(SAMPLE) + 1):
+        ci = t_interval(SAMPLE[:n])
+        assert rel[n - 1] == pytest.approx(ci.half_width / abs(ci.mean))
+    assert relative_half_widths([0.0, 0.0, 0.0])[2] == 0.0
+    assert relative_half_widths([-1.0, 1.0, 0.0])[2] == math.inf
+
+
+def test_lookahead_k() -> None:
+    assert lookahead_k(10) == 5 and lookahead_k(100) == 5 and lookahead_k(200) == 10
+    assert lookahead_k(10, lookahead=0.05, min_lookahead=2) == 2
+
+
+def brute_force_nsol(x: np.ndarray, precision: float, nmin: int, k: int) -> int | None:
+    """Reference: first n whose precision holds for n..n+k (scipy intervals, fixed k)."""
+
+    def ok(n: int) -> bool:
+        lo, hi = sps.t.interval(0.95, n - 1, loc=x[:n].mean(), scale=sps.sem(x[:n]))
+        return (hi - lo) / 2 / abs(x[:n].mean()) <= precision
+
+    for n in range(max(nmin, 2), len(x) - k + 1):
+        if all(ok(m) for m in range(n, n + k + 1)):
+            return n
+    return None
+
+
+def test_sequential_stops_at_the_expected_n() -> None:
+    x = np.random.default_rng(7).normal(100.0, 20.0, 120)
+    expected = brute_force_nsol(x, 0.05, 5, 3)
+    assert expected is not None
+    decision = sequential_decision({"y": x}, 0.05, 5, 200, lookahead=0.0, min_lookahead=3)
+    assert decision.met and decision.n_required == expected
+    assert decision.n_used == expected + 3 and not decision.more
+    short = sequential_decision({"y": x[: expected + 2]}, 0.05, 5, 200, 0.0, 3)
+    assert short.more and short.n_required is None
+
+
+def test_lookahead_rejects_a_precision_met_only_by_chance() -> None:
+    # Five nearly equal values meet 5% at n=5; the sixth is an outlier that breaks it again.
+    x = np.array([100.0, 101.0, 99.0, 100.5, 99.5, 160.0] + [100.0, 104.0, 96.0] * 10)
+    rel = relative_half_widths(x)
+    assert rel[4] <= 0.05 < rel[5]  # a plain CI rule would stop at n=5
+    decision = sequential_decision({"y": x}, 0.05, 5, 100, lookahead=0.0, min_lookahead=2)
+    assert decision.n_required is not None and decision.n_required > 5
+    n = decision.n_required
+    assert (rel[n - 1 : n + 2] <= 0.05).all() and decision.n_used == n + 2
+
+
+def test_all_outcomes_must_meet_precision_and_max_caps() -> None:
+    rng = np.random.default_rng(3)
+    tight = rng.normal(100, 1, 50)
+    loose = rng.normal(1, 5, 50)
+    decision = sequential_decision({"a": tight, "b": loose}, 0.05, 3, 50)
+    assert not decision.met and decision.n_used == 50 and not decision.more
+    assert sequential_decision({"a": tight}, 0.05, 3, 50).met
+
+
+def test_needs_more_orders_by_replicate() -> None:
+    x = np.random.default_rng(1).normal(50.0, 5.0, 40)
+    runs = pd.DataFrame({"replicate": np.arange(40)[::-1], "y": x[::-1]})
+    expected = sequential_decision({"y": x}, 0.05, 5, 200)
+    assert needs_more(runs, ["y"], 0.05, 5, 200) == expected.more
+    assert needs_more(runs.iloc[-6:], ["y"], 0.05, 5, 200)  # replicates 0..5 only
+    assert not needs_more(runs.iloc[-6:], ["y"], 0.05, 5, 6)  # ...but that is the cap
