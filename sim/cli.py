@@ -21,7 +21,10 @@ USAGE = """usage: gapsim <command> [key=value ...]
 commands:
   run         run one scenario for `replicates` Monte Carlo replicates (the main job)
   compare     gapsim compare scenarios=[a,b,...] baseline=a: paired comparison and HTML report
+  validate    run the pattern-oriented validation suite and print a table (exit 1 if one fails)
   map         draw the terrain map for a configuration
+  sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
+  collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
 
 Every command but reproduce takes Hydra overrides, e.g.
@@ -31,7 +34,8 @@ Outputs go to hydra.run.dir (default results/<command>/<timestamp>); rerunning i
 directory resumes. See README.md.
 """
 
-HYDRA_COMMANDS = ("run", "compare", "map")
+HYDRA_COMMANDS = ("run", "compare", "validate", "map", "sweep")
+START_METHOD_CALLBACK = "sim.experiments.launch.StartMethodCallback"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,9 +51,13 @@ def main(argv: list[str] | None = None) -> int:
             from sim.commands.reproduce import reproduce_command
 
             return reproduce_command(rest)
+        if command == "collect":
+            from sim.commands.sweep import collect_command
+
+            return collect_command(rest)
         if command in HYDRA_COMMANDS:
             return _hydra_command(command, rest)
-        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce'))}")
+        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect'))}")
     except ConfigError as err:
         if debug:
             raise
@@ -116,6 +124,10 @@ def _hydra_command(command: str, rest: list[str]) -> int:
             names, _ = validate_request(config)
             for name in names:
                 load_config([*variant, f"scenario={name}"])
+        if command == "sweep":
+            from sim.commands.sweep import validate_request as validate_sweep
+
+            validate_sweep(config, variant)
     _check_output_dir(hydra_over, multirun, command)
     return _run_hydra(command, overrides, hydra_over, multirun)
 
@@ -146,6 +158,8 @@ def _run_hydra(command: str, overrides: list[str], hydra_over: list[str], multir
     argv = [f"gapsim-{command}", *(["--multirun"] if multirun else []), *overrides, *hydra_over]
     if not any(o.startswith("hydra.job.name=") for o in hydra_over):
         argv.append(f"hydra.job.name={command}")
+    if multirun:  # jobs in joblib's loky workers need a standard start method for the engine's pool
+        argv.append(f"+hydra.callbacks.gapsim_start_method._target_={START_METHOD_CALLBACK}")
     saved = sys.argv
     sys.argv = argv
     try:
@@ -175,8 +189,21 @@ def _task_compare() -> Callable:
     return compare_task
 
 
+def _task_validate() -> Callable:
+    from sim.commands.validate import validate_task
+
+    return validate_task
+
+
+def _task_sweep() -> Callable:
+    from sim.commands.sweep import sweep_task
+
+    return sweep_task
+
+
 _TASKS: dict[str, Callable[[], Callable]] = {
-    "run": _task_run, "map": _task_map, "compare": _task_compare}
+    "run": _task_run, "map": _task_map, "compare": _task_compare, "validate": _task_validate,
+    "sweep": _task_sweep}
 
 
 if __name__ == "__main__":  # pragma: no cover

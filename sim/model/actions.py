@@ -65,7 +65,7 @@ def _raw_targets(model: SecurityGapModel, s: int, home: np.ndarray,
     # Kidnap a remote work party (truffle hunters in season, shepherds): seeds 002/003.
     for i in kidnap_candidates(model, home, radius, rng, k=4):
         value = p.payoff_kidnap * (1.2 if v.community[i] == KURD else 0.6)
-        value *= 1.5 if v.role[i] == TRUFFLE else 0.7  # hunters: remote, in groups, in season
+        value *= 2.0 if v.role[i] == TRUFFLE else 0.5  # hunters: remote, in groups, in season
         yield KIDNAP, v.work_xy[i].copy(), i, value, 9.0
     # Fake checkpoint on a road in or beside the gap, at night (rudaw 12082021).
     cells = model.posture.fake_cp_cells

@@ -89,6 +89,7 @@ class Insurgents:
         self.night_moves = 0
         self.recruits = 0
         self.inflow = 0
+        self.lying_up = np.zeros(n, dtype=bool)
         self.cix = np.full(n, -1, dtype=np.int64)
         self.ciy = np.full(n, -1, dtype=np.int64)
         rng = model.streams["init"]
@@ -210,7 +211,9 @@ class Insurgents:
             self._set_out(int(s), RESUPPLY, model.market_xy, aux=-1, wait_h=3.0)
         idle &= ~need
         p_consider = 1.0 - math.exp(-p.action_rate_per_day * p.tick_hours / 24.0)
-        considering = idle & can_move & (rng.random(CAPACITY) < p_consider)
+        # Hot cells lie low: the hotter, the rarer they consider an operation (S13; a lull after
+        # clearing ops and strikes, diyaruna Dec 2019).
+        considering = idle & can_move & (rng.random(CAPACITY) < p_consider * (1.0 - self.heat))
         if considering.any():
             model.insurgent_agents(considering).shuffle_do("decide")
         self._move()
@@ -233,9 +236,20 @@ class Insurgents:
 
     def _move(self) -> None:
         moving = self.active & ((self.mode == TRAVEL) | (self.mode == RETURN))
+        clock = self.model.clock
+        if clock.phase in (DAY, DAWN):
+            # Hot cells lie up in cover by day and move on at dusk (S14: daylight roaming only
+            # while perceived risk is low).
+            # ... or close to a post, or on ground a patrol covered in the last day.
+            ix, iy = self.model.terrain.to_cell(self.xy[:, 0], self.xy[:, 1])
+            watched = self.model.posture.post_near[ix, iy] | (
+                self.model.forces.last_visit_h[ix, iy] >= clock.hours - 24.0)
+            self.lying_up = moving & ((self.heat >= self.p.day_move_heat) | watched)
+            moving &= ~self.lying_up
+        else:
+            self.lying_up[:] = False
         if not moving.any():
             return
-        clock = self.model.clock
         step_km = self.p.fighter_speed_kmh * self.p.tick_hours
         idx = np.flatnonzero(moving)
         dest = np.where((self.mode[idx] == TRAVEL)[:, None], self.target[idx],
@@ -258,8 +272,9 @@ class Insurgents:
                 self.action[s] = NOTHING
 
     def go_home(self, s: int) -> None:
+        """Head back to the hideout; the action label stays until arrival (a cell coming back
+        from market still travels as civilians)."""
         self.mode[s] = RETURN
-        self.action[s] = NOTHING
 
     def relocate(self, s: int, away_from: np.ndarray, radius_km: float) -> None:
         """Move to the nearest cave outside a struck or cleared area (displacement, S23)."""

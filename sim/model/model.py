@@ -21,7 +21,7 @@ from sim.model.air import AirSupport
 from sim.model.clock import DAWN, DAY, NIGHT, Clock
 from sim.model.forces import UNIT_STRENGTH, Forces
 from sim.model.grid import attach_grid
-from sim.model.insurgents import Insurgents
+from sim.model.insurgents import RESUPPLY, Insurgents
 from sim.model.intel import IntelPicture
 from sim.model.params import FORCES, at_level, coordination_value, interval_at_level
 from sim.model.posture import IA, JOINT, NONE, PESH, PMF, Posture, build_posture, posture_key
@@ -366,6 +366,9 @@ class SecurityGapModel(mesa.Model):
                 ins.relocate(s, centre, radius)
                 ins.heat[s] = min(1.0, ins.heat[s] + 0.3)
                 self.displacements += 1
+        # Word of the operation spreads: every cell within twice the radius lies low for a while.
+        near = act[(d <= 2 * radius) & ins.active[act]]
+        ins.heat[near] = np.minimum(1.0, ins.heat[near] + 0.2)
         self.forces.last_visit_h[self._disc(centre, radius)] = self.clock.hours + 24.0 * 7
         if joint and self.air.remaining >= 1.0:
             # Air support for the operation (S21): the best-known hideout inside the swept area.
@@ -391,7 +394,13 @@ class SecurityGapModel(mesa.Model):
             return
         xy = ins.xy[exposed]
         ix, iy = self.terrain.to_cell(xy[:, 0], xy[:, 1])
-        cover = self.terrain.layers["cover"][ix, iy]
+        lying_up = ins.lying_up[exposed]
+        # A cell lying up by day has picked its cover (a ravine, a ruin): hard to see. Fighters
+        # going to market travel as civilians (S15: "they come to Makhmour and buy what they
+        # need"); the market itself is where they risk arrest (actions._resupply).
+        blend = lying_up | (ins.action[exposed] == RESUPPLY)
+        cover = np.where(blend, np.maximum(self.terrain.layers["cover"][ix, iy], 0.9),
+                         self.terrain.layers["cover"][ix, iy])
         by, dist = self.forces.detect(xy, cover, night)
         p = self.params
         rng_intel = self.streams["intel"]
@@ -408,10 +417,14 @@ class SecurityGapModel(mesa.Model):
                              share_delay_h=at_level(p.share_delay_h, self.level),
                              u=float(rng_intel.random()), villager_tip=False, hideout=near_home)
             self.detections += 1
-            if dist[j] <= p.engage_range_km and self._may_engage(force, ix[j], iy[j]):
+            ins.heat[s] = min(1.0, ins.heat[s] + p.heat_per_sighting)  # seen: perceived risk up
+            # Fighters travelling as civilians are noted, not fought (no grounds to open fire).
+            if (dist[j] <= p.engage_range_km and ins.action[s] != RESUPPLY
+                    and self._may_engage(force, ix[j], iy[j])):
                 self.engage(s, force)
         # Villagers who see a group may tell a force they trust and can reach.
         seen = self.villagers.observe(xy, night)
+        seen[:, lying_up] = False
         if seen.any():
             self._villager_tips(seen, exposed)
 
@@ -500,6 +513,8 @@ class SecurityGapModel(mesa.Model):
                 ins.relocate(s, xy, 2.0)
                 self._retribution(s)
         self.recorder.strike(xy, killed)
+        near = act[d <= 5.0]  # a strike nearby frightens every cell that hears it
+        ins.heat[near] = np.minimum(1.0, ins.heat[near] + p.heat_per_sighting)
         for f in range(len(FORCES)):
             self.intel.conf[f, req.group] *= 0.3
         if rng.random() < p.collateral_prob:

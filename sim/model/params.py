@@ -64,7 +64,7 @@ class ModelParams:
     vehicle_speed_kmh: float = p(25.0, 5.0, 60.0, "km/h", "[EST]", "vehicle patrol speed on roads")
     patrol_duty_share: float = p(0.5, 0.1, 1.0, "-", "[EST]",
                                  "share of ticks a patrol is out (the rest at base)")
-    detect_rate_per_h: float = p(0.6, 0.1, 10.0, "1/h", "[EST] Epstein-style hazard",
+    detect_rate_per_h: float = p(0.4, 0.1, 10.0, "1/h", "[EST] Epstein-style hazard",
                                  "detection hazard of an exposed group at zero distance in daylight")
     detect_range_day_km: float = p(2.0, 0.5, 5.0, "km", "DOMAIN 4.7 (1-3 km)",
                                    "visual detection scale in open terrain by day")
@@ -76,7 +76,7 @@ class ModelParams:
                                         "range gain per 100 m a post stands above the plain")
     engage_range_km: float = p(0.7, 0.2, 3.0, "km", "[EST]",
                                "distance within which a detecting unit engages")
-    engage_kill_prob: float = p(0.06, 0.0, 0.5, "-", "July 2018 op (>=14 killed) [EST]",
+    engage_kill_prob: float = p(0.05, 0.0, 0.5, "-", "July 2018 op (>=14 killed) [EST]",
                                 "probability an engaged fighter is killed or captured")
     engage_force_casualty_prob: float = p(0.04, 0.0, 0.5, "-", "[EST]",
                                           "casualties per engaging unit member exchange")
@@ -135,7 +135,9 @@ class ModelParams:
                          "steepness of perceived capture probability")
     heat_decay_per_day: float = p(0.05, 0.0, 0.5, "1/day", "[EST]", "decay of a cell's perceived risk")
     heat_per_loss: float = p(0.15, 0.0, 1.0, "-", "[EST]", "heat added per fighter lost")
-    day_move_heat: float = p(0.35, 0.0, 1.0, "-", "seed 002 (S14) [EST]",
+    heat_per_sighting: float = p(0.05, 0.0, 1.0, "-", "[EST]",
+                                 "heat added when a cell is seen by a force or a strike lands within 5 km")
+    day_move_heat: float = p(0.5, 0.0, 1.0, "-", "seed 002 (S14) [EST]",
                              "heat below which a cell moves in daylight")
     supplies_days: float = p(30.0, 3.0, 60.0, "days", "seed 002 (S15) [EST]",
                              "supplies a cell carries after resupply")
@@ -145,7 +147,7 @@ class ModelParams:
                                    "farthest target a cell considers from its hideout")
     recruit_grievance: float = p(0.55, 0.2, 1.0, "-", "Bennett 2008 (anger threshold) [EST]",
                                  "grievance above which a villager can be recruited")
-    recruit_prob_per_day: float = p(0.01, 0.0, 0.1, "1/day", "[EST]",
+    recruit_prob_per_day: float = p(0.05, 0.0, 0.1, "1/day", "[EST]",
                                     "daily recruitment probability of an aggrieved villager near a cell")
     payoff_kidnap: float = p(3.0, 0.0, 10.0, "-", "DOMAIN 4.7 (ransom $20k-100k) [EST]",
                              "value of a kidnapping")

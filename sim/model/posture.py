@@ -27,6 +27,9 @@ NONE = -1
 Z_GAP, Z_RIDGE, Z_PLAIN, Z_CAMP = 0, 1, 2, 3
 ZONE_NAMES = ("GAP", "RIDGE", "PLAIN", "CAMP")
 
+#: Distance to a post within which insurgents do not move by day [EST].
+NEAR_POST_KM = 1.0
+
 #: Response time meaning "no force can come" (hours).
 NEVER_H = 1e6
 
@@ -50,6 +53,8 @@ class Posture:
         post_xy_km: (P, 2) post positions; post_force: (P,) force; post_range_gain: (P,) multiplier
             of detection range from elevation; post_thermal: (P,) bool.
         post_cover: (W, H) bool, within daylight detection range of a post.
+        post_near: (W, H) bool, within ``NEAR_POST_KM`` of a post (where nobody moves by day
+            unseen).
         response_h: (W, H) float32, hours until a quick-reaction force can be on site.
         routes: patrol routes per force.
         gap_route: a route along the middle of the gap band (None without a gap).
@@ -64,6 +69,7 @@ class Posture:
     post_range_gain: np.ndarray
     post_thermal: np.ndarray
     post_cover: np.ndarray
+    post_near: np.ndarray
     response_h: np.ndarray
     routes: tuple[Route, ...]
     gap_route: Route | None
@@ -193,10 +199,12 @@ def _build(
     post_gain = 1.0 + elev_bonus * np.clip(height, 0, None) / 100.0
 
     post_cover = np.zeros(zone.shape, dtype=bool)
+    post_near = np.zeros(zone.shape, dtype=bool)
     if len(pix):
         post_cover[pix, piy] = True
         dist = ndimage.distance_transform_edt(~post_cover) * cell_km
         post_cover = dist <= range_day
+        post_near = dist <= NEAR_POST_KM
 
     response = _response_field(terrain, holder, pix, piy, post_force, holders, level,
                                (mob_pesh, mob_ia, mob_pmf, min(mob_pesh, mob_ia)), qrf_speed,
@@ -211,7 +219,7 @@ def _build(
 
     fake_cp = _fake_checkpoint_cells(terrain, post_cover)
     return Posture(holders, level, holder, post_xy, post_force, post_gain, post_thermal,
-                   post_cover, response, tuple(routes), gap_route, fake_cp)
+                   post_cover, post_near, response, tuple(routes), gap_route, fake_cp)
 
 
 def _response_field(terrain, holder, pix, piy, post_force, holders, level, mobilise, speed,

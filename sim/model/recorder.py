@@ -45,6 +45,9 @@ class Recorder:
             "cells": np.zeros(days, np.int32),
             "tips": np.zeros(days, np.int32),
             "tips_reaching_actor": np.zeros(days, np.int32),
+            "tips_pesh": np.zeros(days, np.int32),
+            "tips_ia": np.zeros(days, np.int32),
+            "tips_pmf": np.zeros(days, np.int32),
             "airstrikes": np.zeros(days, np.int32),
             "killed_air": np.zeros(days, np.int32),
             "gap_control": np.zeros(days, np.float32),
@@ -57,11 +60,14 @@ class Recorder:
             "trust_arab_ia": np.zeros(days, np.float32),
             "heat_mean": np.zeros(days, np.float32),
             "day_moves": np.zeros(days, np.int32),
+            "clearing_ops": np.zeros(days, np.int32),
+            "joint_ops": np.zeros(days, np.int32),
             "night_moves": np.zeros(days, np.int32),
         }
         for t in INCIDENT_TYPES:
             self.daily[TYPE_COLUMNS[t]] = np.zeros(days, np.int32)
-        self._today = {"incidents": 0, "tips": 0, "airstrikes": 0, "killed_air": 0}
+        self._today = {"incidents": 0, "tips": 0, "airstrikes": 0, "killed_air": 0,
+                       "tips_pesh": 0, "tips_ia": 0, "tips_pmf": 0}
         self._today_types = dict.fromkeys(INCIDENT_TYPES, 0)
         self._actor_before = 0
         self._moves_before = (0, 0)
@@ -90,6 +96,8 @@ class Recorder:
     def tip(self, force: int, actor: int) -> None:
         self._today["tips"] += 1
         self.tips_by_force[force] += 1
+        if force < 3:
+            self._today[("tips_pesh", "tips_ia", "tips_pmf")[force]] += 1
 
     def strike(self, xy, killed: int) -> None:
         self._today["airstrikes"] += 1
@@ -97,7 +105,13 @@ class Recorder:
         self.strike_xy.append((float(xy[0]), float(xy[1]), killed))
 
     def event(self, label: str) -> None:
-        self.events.append((self.model.clock.day, label))
+        day = self.model.clock.day
+        self.events.append((day, label))
+        if day < len(self.daily["incidents"]):
+            if label == "joint clearing":
+                self.daily["joint_ops"][day] += 1
+            elif label.endswith(" clearing"):
+                self.daily["clearing_ops"][day] += 1
 
     def end_of_day(self, day: int) -> None:
         """Close a day's row of the time series."""
@@ -217,4 +231,6 @@ class Recorder:
         row["collateral_events"] = int(m.collateral_events)
         moves = m.insurgents.day_moves + m.insurgents.night_moves
         row["daylight_move_share"] = m.insurgents.day_moves / moves if moves else float("nan")
+        heat = self.daily["heat_mean"]
+        row["heat_mean"] = float(heat.mean()) if len(heat) else 0.0
         return row

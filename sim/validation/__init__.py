@@ -1,0 +1,1 @@
+"""Pattern-oriented validation (Grimm et al. 2005): several weak patterns at once."""
