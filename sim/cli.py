@@ -26,6 +26,7 @@ commands:
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
+  dashboard   interactive browser dashboard on 127.0.0.1 (port=8765, host=127.0.0.1)
 
 Every command but reproduce takes Hydra overrides, e.g.
   gapsim run scenario=joint_brigades gap_width_km=6 coordination=jcc replicates=20 seed=7
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             from sim.commands.reproduce import reproduce_command
 
             return reproduce_command(rest)
+        if command == "dashboard":
+            from sim.commands.dashboard import dashboard_command
+
+            return dashboard_command(rest)
         if command == "collect":
             from sim.commands.sweep import collect_command
 

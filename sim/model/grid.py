@@ -35,20 +35,34 @@ def layer_array(grid: OrthogonalMooreGrid, name: str) -> np.ndarray:
     return getattr(grid, name).data
 
 
-def attach_grid(model: mesa.Model, terrain: Terrain) -> OrthogonalMooreGrid:
-    """A cleared grid for ``terrain``, seeded from ``model.random``, owned by ``model`` now."""
+def build_grid(terrain: Terrain, shared_random: random.Random) -> OrthogonalMooreGrid:
+    """A new non-torus Moore grid with the terrain's static layers attached."""
+    grid = OrthogonalMooreGrid((terrain.width, terrain.height), torus=False, capacity=None,
+                               random=shared_random)
+    for name in GRID_LAYERS:
+        data = terrain.layers[name]
+        if data.dtype == bool:
+            data = data.astype(np.int8)
+        grid.add_property_layer(PropertyLayer.from_data(name, np.array(data)))
+    return grid
+
+
+def attach_grid(model: mesa.Model, terrain: Terrain, private: bool = False) -> OrthogonalMooreGrid:
+    """A cleared grid for ``terrain``, seeded from ``model.random``, owned by ``model`` now.
+
+    Args:
+        private: build a grid of this model's own instead of taking the per-process shared one
+            (needed when several models live at once, e.g. one per dashboard session).
+    """
+    if private:
+        own_random = random.Random(model.random.getrandbits(64))
+        return build_grid(terrain, own_random)
     hit = _GRIDS.get(id(terrain))
     if hit is None or hit[0] is not terrain:
         if len(_GRIDS) >= 4:
             _GRIDS.clear()
         shared_random = random.Random()
-        grid = OrthogonalMooreGrid((terrain.width, terrain.height), torus=False, capacity=None,
-                                   random=shared_random)
-        for name in GRID_LAYERS:
-            data = terrain.layers[name]
-            if data.dtype == bool:
-                data = data.astype(np.int8)
-            grid.add_property_layer(PropertyLayer.from_data(name, np.array(data)))
+        grid = build_grid(terrain, shared_random)
         hit = (terrain, grid, shared_random, [])
         _GRIDS[id(terrain)] = hit
     _, grid, shared_random, owners = hit

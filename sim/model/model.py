@@ -40,10 +40,13 @@ class SecurityGapModel(mesa.Model):
         config: a validated ``sim.config.schema.Config`` (None: the schema defaults).
         replicate: replicate id; with the config's seed it fixes every random stream.
         terrain: a prebuilt terrain (None: built or taken from the per-process cache).
+        private_grid: give this model a Mesa grid of its own. By default models in one process
+            take turns on one shared grid per terrain (building it costs more than a replicate);
+            several models alive at once (dashboard sessions) need private grids.
     """
 
     def __init__(self, config: Config | None = None, replicate: int = 0,
-                 terrain: Terrain | None = None) -> None:
+                 terrain: Terrain | None = None, private_grid: bool = False) -> None:
         if config is None:
             from sim.config.schema import Config
 
@@ -60,7 +63,7 @@ class SecurityGapModel(mesa.Model):
 
             terrain = get_terrain(config.terrain, config.gap_width_km)
         self.terrain = terrain
-        self.grid = attach_grid(self, terrain)
+        self.grid = attach_grid(self, terrain, private=private_grid)
         self._x0, self._y0 = terrain.x_min_km, terrain.y_min_km
         self._inv_cell = 1.0 / terrain.cell_km
         self._wmax, self._hmax = terrain.width - 1, terrain.height - 1
