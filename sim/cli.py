@@ -23,6 +23,7 @@ commands:
   compare     gapsim compare scenarios=[a,b,...] baseline=a: paired comparison and HTML report
   validate    run the pattern-oriented validation suite and print a table (exit 1 if one fails)
   map         draw the terrain map for a configuration
+  animate     one replicate as a GIF of agents and incidents (+extra.every_days=2 +extra.replicate=0)
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
@@ -35,7 +36,7 @@ Outputs go to hydra.run.dir (default results/<command>/<timestamp>); rerunning i
 directory resumes. See README.md.
 """
 
-HYDRA_COMMANDS = ("run", "compare", "validate", "map", "sweep")
+HYDRA_COMMANDS = ("run", "compare", "validate", "map", "sweep", "animate")
 START_METHOD_CALLBACK = "sim.experiments.launch.StartMethodCallback"
 
 
@@ -206,7 +207,14 @@ def _task_sweep() -> Callable:
     return sweep_task
 
 
+def _task_animate() -> Callable:
+    from sim.commands.animate import animate_task
+
+    return animate_task
+
+
 _TASKS: dict[str, Callable[[], Callable]] = {
+    "animate": _task_animate,
     "run": _task_run, "map": _task_map, "compare": _task_compare, "validate": _task_validate,
     "sweep": _task_sweep}
 

@@ -89,6 +89,8 @@ class Config:
     debug: bool = False
     scenarios: list[str] = field(default_factory=list)
     baseline: str | None = None
+    experiment: str | None = None
+    design_size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
