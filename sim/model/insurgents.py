@@ -241,7 +241,7 @@ class Insurgents:
             # Hot cells lie up in cover by day and move on at dusk (S14: daylight roaming only
             # while perceived risk is low).
             # ... or close to a post, or on ground a patrol covered in the last day.
-            ix, iy = self.model.terrain.to_cell(self.xy[:, 0], self.xy[:, 1])
+            ix, iy = self.model.cells_of(self.xy[:, 0], self.xy[:, 1])
             watched = self.model.posture.post_near[ix, iy] | (
                 self.model.forces.last_visit_h[ix, iy] >= clock.hours - 24.0)
             self.lying_up = moving & ((self.heat >= self.p.day_move_heat) | watched)
@@ -294,7 +294,7 @@ class Insurgents:
         """Move the Mesa agents of cells that changed grid cell this tick (vectorised check)."""
         model = self.model
         act = np.flatnonzero(self.active)
-        ix, iy = model.terrain.to_cell(self.xy[act, 0], self.xy[act, 1])
+        ix, iy = model.cells_of(self.xy[act, 0], self.xy[act, 1])
         for j in np.flatnonzero((ix != self.cix[act]) | (iy != self.ciy[act])):
             s = int(act[j])
             cell = (int(ix[j]), int(iy[j]))

@@ -156,6 +156,14 @@ class SecurityGapModel(mesa.Model):
         iy = math.floor((y_km - self._y0) * self._inv_cell)
         return min(max(ix, 0), self._wmax), min(max(iy, 0), self._hmax)
 
+    def cells_of(self, x_km: np.ndarray, y_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grid cells of many points (the hot-path twin of ``terrain.to_cell``)."""
+        ix = ((x_km - self._x0) * self._inv_cell).astype(np.int64)
+        iy = ((y_km - self._y0) * self._inv_cell).astype(np.int64)
+        np.clip(ix, 0, self._wmax, out=ix)
+        np.clip(iy, 0, self._hmax, out=iy)
+        return ix, iy
+
     def sync_grid(self) -> None:
         """Bring every villager's Mesa cell up to date (the dashboard calls this per frame)."""
         self.villagers.sync_all()
@@ -396,7 +404,7 @@ class SecurityGapModel(mesa.Model):
         if not len(exposed):
             return
         xy = ins.xy[exposed]
-        ix, iy = self.terrain.to_cell(xy[:, 0], xy[:, 1])
+        ix, iy = self.cells_of(xy[:, 0], xy[:, 1])
         lying_up = ins.lying_up[exposed]
         # A cell lying up by day has picked its cover (a ravine, a ruin): hard to see. Fighters
         # going to market travel as civilians (S15: "they come to Makhmour and buy what they

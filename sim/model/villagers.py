@@ -224,8 +224,7 @@ class VillagerPopulation:
 
     def _sync_cells(self) -> None:
         """Record each party's cell (Mesa's cell lists are updated lazily, see ``Villager``)."""
-        ix, iy = self.model.terrain.to_cell(self.xy[:, 0], self.xy[:, 1])
-        self.ix, self.iy = np.asarray(ix), np.asarray(iy)
+        self.ix, self.iy = self.model.cells_of(self.xy[:, 0], self.xy[:, 1])
 
     def sync_all(self) -> None:
         """Move every party's Mesa agent to its current cell."""
