@@ -33,6 +33,24 @@ if TYPE_CHECKING:
     from sim.terrain.builder import Terrain
 
 
+#: Terrain per Config object (the runner keeps one Config per configuration and process), so a
+#: warm construction skips resolving the terrain config just to find the terrain cache key.
+_TERRAIN_BY_CONFIG: dict[tuple[int, float], tuple[object, Terrain]] = {}
+
+
+def _terrain_for(config: Config) -> Terrain:
+    key = (id(config.terrain), float(config.gap_width_km))
+    hit = _TERRAIN_BY_CONFIG.get(key)
+    if hit is None or hit[0] is not config.terrain:
+        from sim.terrain.builder import get_terrain
+
+        if len(_TERRAIN_BY_CONFIG) > 64:
+            _TERRAIN_BY_CONFIG.clear()
+        hit = (config.terrain, get_terrain(config.terrain, config.gap_width_km))
+        _TERRAIN_BY_CONFIG[key] = hit
+    return hit[1]
+
+
 class SecurityGapModel(mesa.Model):
     """One replicate of the Makhmour security-gap model.
 
@@ -59,9 +77,7 @@ class SecurityGapModel(mesa.Model):
         super().__init__(rng=mesa_seed)
 
         if terrain is None:
-            from sim.terrain.builder import get_terrain
-
-            terrain = get_terrain(config.terrain, config.gap_width_km)
+            terrain = _terrain_for(config)
         self.terrain = terrain
         self.grid = attach_grid(self, terrain, private=private_grid)
         self._x0, self._y0 = terrain.x_min_km, terrain.y_min_km
@@ -160,8 +176,10 @@ class SecurityGapModel(mesa.Model):
         """Grid cells of many points (the hot-path twin of ``terrain.to_cell``)."""
         ix = ((x_km - self._x0) * self._inv_cell).astype(np.int64)
         iy = ((y_km - self._y0) * self._inv_cell).astype(np.int64)
-        np.clip(ix, 0, self._wmax, out=ix)
-        np.clip(iy, 0, self._hmax, out=iy)
+        np.maximum(ix, 0, out=ix)
+        np.minimum(ix, self._wmax, out=ix)
+        np.maximum(iy, 0, out=iy)
+        np.minimum(iy, self._hmax, out=iy)
         return ix, iy
 
     def sync_grid(self) -> None:
