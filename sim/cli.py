@@ -26,6 +26,7 @@ commands:
   animate     one replicate as a GIF of agents and incidents (+extra.every_days=2 +extra.replicate=0)
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
+  calibrate   gapsim calibrate DIR [write=true]: accept/rank a calibration sweep's parameter sets
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
   dashboard   interactive browser dashboard on 127.0.0.1 (port=8765, host=127.0.0.1)
 
@@ -61,9 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             from sim.commands.sweep import collect_command
 
             return collect_command(rest)
+        if command == "calibrate":
+            from sim.commands.calibrate import calibrate_command
+
+            return calibrate_command(rest)
         if command in HYDRA_COMMANDS:
             return _hydra_command(command, rest)
-        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect'))}")
+        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect', 'calibrate'))}")
     except ConfigError as err:
         if debug:
             raise
