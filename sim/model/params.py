@@ -214,7 +214,7 @@ class ModelParams:
                                        "ceiling on coalition strikes per month")
     strike_confidence: float = p(0.6, 0.1, 1.0, "-", "[EST]",
                                  "intelligence confidence needed to request a strike")
-    strike_kill_prob: float = p(0.05, 0.0, 1.0, "-", "seed 004 (56 killed / 82 strikes) [EST]",
+    strike_kill_prob: float = p(0.042, 0.0, 1.0, "-", "seed 004 (56 killed / 82 strikes) [EST]",
                                 "probability each fighter at a struck site is killed")
     collateral_prob: float = p(0.03, 0.0, 0.5, "-", "Bennett 2008 [EST]",
                                "probability a strike harms civilians")
