@@ -62,6 +62,11 @@ EXECUTION_ONLY: frozenset[str] = frozenset(
         "debug",
         "progress",
         "hydra",
+        "experiment",
+        "design_size",
+        "scenarios",
+        "baseline",
+        "extra",
     }
 )
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engine.experiment import EXECUTION_ONLY
 from sim.errors import ConfigError
 
 #: Where named studies live (the repository's ``experiments/``).
@@ -57,27 +58,7 @@ REALISATIONS = 2**20
 RESERVED = ("scenario", "design_point", "replicate", "run_id", REALISATION)
 
 #: Config keys that cannot be factors (execution settings, selections, the root seed).
-NOT_FACTORS = frozenset(
-    {
-        "replicates",
-        "workers",
-        "executor",
-        "retry_failed",
-        "precision",
-        "min_replicates",
-        "max_replicates",
-        "debug",
-        "progress",
-        "hydra",
-        "experiment",
-        "design_size",
-        "scenarios",
-        "baseline",
-        "extra",
-        "seed",
-        "crn",
-    }
-)
+NOT_FACTORS = EXECUTION_ONLY | {"seed", "crn"}
 
 #: Outcome columns of ``runs.parquet`` (``SecurityGapModel.outcomes``); a test checks each
 #: appears in a real runs table.
