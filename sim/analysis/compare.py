@@ -75,8 +75,10 @@ def summary_lines(diffs: pd.DataFrame, order: list[str]) -> list[str]:
             r = r.iloc[0]
             verdict = OUTCOMES.get(outcome)
             better = f", better in {r['share_better']:.0%} of replicates" if verdict is not None else ""
+            # A count cannot fall by more than 100 %: the delta-method bound is clipped for reading.
+            low = max(r["pct_low"], -100.0) if np.isfinite(r["pct_low"]) else r["pct_low"]
             parts.append(f"{outcome} {_fmt_pct(r['pct_change'])} "
-                         f"[{_fmt_pct(r['pct_low'])}, {_fmt_pct(r['pct_high'])}]{better}")
+                         f"[{_fmt_pct(low)}, {_fmt_pct(r['pct_high'])}]{better}")
         lines.append(f"{scenario}: " + "; ".join(parts) + f" vs {r['baseline']}")
     return lines
 
