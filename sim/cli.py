@@ -10,6 +10,7 @@ directory is checked; only then does Hydra take over (run directory, multirun, l
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,10 @@ Every command but reproduce takes Hydra overrides, e.g.
 Outputs go to hydra.run.dir (default results/<command>/<timestamp>); rerunning into the same
 directory resumes. See README.md.
 """
+
+#: Free space an output directory's disk must have before any work starts (a run of the defaults
+#: writes a few MB; sweeps more, but a nearly full disk is caught here rather than mid-run).
+MIN_FREE_MB = 20
 
 HYDRA_COMMANDS = ("run", "compare", "validate", "map", "sweep", "animate")
 START_METHOD_CALLBACK = "sim.experiments.launch.StartMethodCallback"
@@ -156,6 +161,10 @@ def _check_output_dir(hydra_over: list[str], multirun: bool, command: str) -> No
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(key, str(target), f"cannot write there ({probe} is not a writable directory)")
+    free_mb = shutil.disk_usage(probe).free / 2**20
+    if free_mb < MIN_FREE_MB:
+        raise ConfigError(key, str(target), f"needs at least {MIN_FREE_MB} MB free on its disk "
+                                            f"({free_mb:.1f} MB free at {probe})")
 
 
 def _run_hydra(command: str, overrides: list[str], hydra_over: list[str], multirun: bool) -> int:

@@ -8,9 +8,11 @@ only then hands over to ``hydra.main``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
@@ -41,6 +43,7 @@ def options(group: str) -> list[str]:
 
 def compose_cfg(overrides: list[str]) -> DictConfig:
     """Compose the config tree with overrides; raises ConfigError with one line on failure."""
+    _precheck_syntax(overrides)
     _precheck_groups(overrides)
     register_schema()
     GlobalHydra.instance().clear()
@@ -50,26 +53,62 @@ def compose_cfg(overrides: list[str]) -> DictConfig:
     except ConfigError:
         raise
     except Exception as err:  # Hydra and OmegaConf raise many types; all are user input errors here
-        raise translate_error(err, overrides) from None
+        raise _bad_group_file(overrides) or translate_error(err, overrides) from None
     finally:
         GlobalHydra.instance().clear()
 
 
-def to_config(cfg: DictConfig) -> Config:
-    """Turn a composed DictConfig into a validated ``Config`` object."""
+def _bad_group_file(overrides: list[str]) -> ConfigError | None:
+    """A selected group file (``configs/scenario/NAME.yaml``, ...) that holds no mapping."""
+    chosen: dict[str, str] = {}
+    for entry in OmegaConf.load(CONFIG_DIR / "config.yaml").get("defaults", []):
+        if isinstance(entry, DictConfig):
+            chosen.update({str(k): str(v) for k, v in entry.items() if str(k) in GROUPS})
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.lstrip("+~") in GROUPS:
+            chosen[key.lstrip("+~")] = value
+    for group, name in chosen.items():
+        path = CONFIG_DIR / group / f"{name}.yaml"
+        try:
+            data = OmegaConf.load(path)
+        except yaml.YAMLError:  # not YAML: translate_error names the file and line
+            continue
+        except Exception:  # noqa: BLE001 - OmegaConf refuses a lone number, string, ...
+            data = None
+        if not isinstance(data, DictConfig):
+            return ConfigError(group, name, f"{path} must hold a mapping of settings (key: value)")
+    return None
+
+
+def to_config(cfg: DictConfig, overrides: list[str] | None = None, validate: bool = True) -> Config:
+    """Turn a composed DictConfig into a ``Config`` object, validated unless told otherwise."""
     try:
+        # `+key=value` adds keys the schema lacks and OmegaConf.to_object keeps them silently; the
+        # workers rebuild the config strictly (config_from_dict), so refuse them here, up front.
+        data = OmegaConf.to_container(cfg, resolve=False)
+        assert isinstance(data, dict)
+        data.pop("hydra", None)
+        OmegaConf.merge(OmegaConf.structured(Config), data)
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as err:
-        raise translate_error(err, []) from None
+        raise translate_error(err, list(overrides or [])) from None
     assert isinstance(obj, Config)
-    validate_config(obj)
+    if validate:
+        validate_config(obj)
     return obj
 
 
 def load_config(overrides: list[str]) -> tuple[DictConfig, Config]:
     """Compose, convert and validate: the one call every command makes before doing work."""
     cfg = compose_cfg(overrides)
-    return cfg, to_config(cfg)
+    config = to_config(cfg, overrides)
+    from dataclasses import asdict
+
+    from sim.engine.executors import executor_spec
+
+    executor_spec(asdict(config.executor))  # ray installed? cluster address reachable? (fail fast)
+    return cfg, config
 
 
 def compose_config(overrides: list[str]) -> dict[str, Any]:
@@ -86,10 +125,39 @@ def resolved_dict(cfg: DictConfig) -> dict[str, Any]:
     return data
 
 
-def config_from_dict(data: dict[str, Any]) -> Config:
-    """Rebuild a validated Config from a saved resolved dict (``config.yaml`` of a run)."""
-    merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(data))
-    return to_config(merged)
+def config_from_dict(data: dict[str, Any], validate: bool = True) -> Config:
+    """Rebuild a Config from a saved resolved dict (``config.yaml`` of a run).
+
+    Args:
+        validate: run every range and cross-field check (workers skip it: the parent process
+            validated the same dict before submitting it).
+    """
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.create(data))
+    except OmegaConfBaseException as err:
+        raise translate_error(err, []) from None
+    return to_config(merged, validate=validate)
+
+
+def _precheck_syntax(overrides: list[str]) -> None:
+    """Name the one override Hydra cannot parse (its own message lists them all)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for item in overrides:
+        key = item.partition("=")[0].lstrip("+~")
+        if not key.strip():
+            raise ConfigError("override", item, "overrides are key=value (e.g. gap_width_km=6)")
+        if item.startswith("~"):  # would drop a schema key from the resolved config the engine reads
+            raise ConfigError(key, item, "settings cannot be deleted; set a value instead (key=value)")
+        value = item.partition("=")[2]
+        try:
+            parsed = parser.parse_overrides([item])
+        except Exception as err:  # noqa: BLE001 - OverrideParseException and lexer errors
+            text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(key, value, f"not a valid override value ({text})") from None
+        if parsed and parsed[0].is_sweep_override():
+            raise ConfigError(key, value, "one value here (a sweep needs -m: gapsim run -m key=a,b)")
 
 
 def _precheck_groups(overrides: list[str]) -> None:
@@ -105,6 +173,21 @@ def _precheck_groups(overrides: list[str]) -> None:
 
 def translate_error(err: Exception, overrides: list[str]) -> ConfigError:
     """One line naming the key, the value and what is allowed, from a Hydra/OmegaConf error."""
+    bad_yaml = _yaml_error(err)
+    if bad_yaml is not None:  # a config file that is not (safe) YAML: name the file and line
+        mark = getattr(bad_yaml, "problem_mark", None) or getattr(bad_yaml, "context_mark", None)
+        name = getattr(mark, "name", None) or getattr(bad_yaml, "name", None) or "config file"
+        where = (
+            f"line {mark.line + 1}, column {mark.column + 1}"
+            if mark
+            else f"character {getattr(bad_yaml, 'position', '?')}"
+        )
+        problem = (
+            getattr(bad_yaml, "problem", None)
+            or getattr(bad_yaml, "context", None)
+            or (str(bad_yaml).strip().splitlines() or [type(bad_yaml).__name__])[0]
+        )
+        return ConfigError(str(name), where, f"not valid YAML ({problem})")
     message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     key = getattr(err, "full_key", None)
     cause = err.__cause__ or err.__context__
@@ -125,4 +208,22 @@ def translate_error(err: Exception, overrides: list[str]) -> ConfigError:
         message = str(cause).strip().splitlines()[0]
     if key:
         return ConfigError(str(key), value, message)
+    where = re.match(r"In '([\w.-]+)/([^'/]+)'", str(err))  # e.g. "In 'terrain/mine': ..."
+    if where and where[1] in GROUPS:
+        path = CONFIG_DIR / where[1] / f"{where[2]}.yaml"
+        return ConfigError(where[1], where[2], f"{path}: {message}")
+    for item in overrides:  # Hydra names the key only in its text, e.g. "already at 'seed'"
+        k, _, v = item.partition("=")
+        if k.lstrip("+~") and f"'{k.lstrip('+~')}'" in str(err):
+            return ConfigError(k.lstrip("+~"), v, message)
     return ConfigError("overrides", " ".join(overrides), message)
+
+
+def _yaml_error(err: BaseException) -> yaml.YAMLError | None:
+    """The YAML syntax (or unsafe tag) error behind a composition error, if there is one."""
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None or isinstance(seen, yaml.YAMLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -98,7 +98,8 @@ class Insurgents:
         while total > 0:
             size = int(min(total, max(2, rng.poisson(params.cell_size))))
             cave = int(rng.choice(len(self.cave_xy), p=weights))
-            self.spawn(size, cave, supplies=rng.uniform(5, params.supplies_days))
+            low = min(5.0, params.supplies_days)  # supplies_days may be as low as 3
+            self.spawn(size, cave, supplies=rng.uniform(low, params.supplies_days))
             total -= size
 
     def _cave_weights(self) -> np.ndarray:

@@ -41,7 +41,8 @@ def config_object(config: dict[str, Any]):
 
         if len(_CONFIGS) > 64:
             _CONFIGS.clear()
-        cfg = config_from_dict(config)
+        # The parent validated this dict before submitting it; types are still checked here.
+        cfg = config_from_dict(config, validate=False)
         _CONFIGS[key] = cfg
     return cfg
 

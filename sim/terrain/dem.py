@@ -40,6 +40,8 @@ SOURCES = ("procedural", "npy", "geotiff")
 SUFFIXES = {"npy": (".npy",), "geotiff": (".tif", ".tiff")}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 KM_PER_DEG_LAT = 110.574
+#: Plausible elevations (m): below the Dead Sea shore to above Everest; others are not metres.
+ELEVATION_RANGE_M = (-500.0, 9000.0)
 
 
 def allowed_roots() -> list[Path]:
@@ -115,6 +117,14 @@ def check_raster(arr: Any, key: str = "terrain.dem.path", *, value: Any = None) 
     bad = int(np.count_nonzero(~np.isfinite(arr)))
     if bad:
         raise ConfigError(key, value, f"the DEM holds {bad} NaN/inf values; fill them first")
+    lo, hi = ELEVATION_RANGE_M
+    if arr.min() < lo or arr.max() > hi:
+        raise ConfigError(
+            key,
+            value,
+            f"elevations must lie between {lo:g} and {hi:g} m (found {arr.min():.6g}.."
+            f"{arr.max():.6g}); is it in metres?",
+        )
     return arr
 
 
@@ -169,7 +179,7 @@ def load_npy(dem: dict[str, Any], grid: Grid) -> np.ndarray:
     matrix = check_transform(dem.get("transform"))
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError("terrain.dem.path", raw, f"not a readable .npy array ({msg})") from exc
     arr = check_raster(arr, "terrain.dem.path", value=raw)
