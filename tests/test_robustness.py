@@ -961,7 +961,7 @@ def test_sigterm_then_sigkill_then_resume_gives_the_uninterrupted_tables(
 ) -> None:
     """SIGTERM to the parent only (a service manager stopping it), then SIGKILL of the whole
     group during the rerun, then a final rerun: SIGKILL loses at most the replicates in flight
-    (every one complete before it is kept, byte for byte), and the final tables equal those of
+    (every one complete before it is kept unchanged), and the final tables equal those of
     the uninterrupted run. Slow: three more runs of the real CLI (about 30 s)."""
     out = tmp_path / "run"
     first, _ = interrupt(out, tmp_path, signal.SIGTERM, group=False)
