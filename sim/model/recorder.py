@@ -187,6 +187,7 @@ class Recorder:
         gap_area = float(terrain.layers["gap"].sum()) * terrain.cell_area_km2
         total_area = float(terrain.layers["gap"].size) * terrain.cell_area_km2
         gap_inc = row["incidents_gap"]
+        row["gap_area_share"] = gap_area / total_area
         row["incident_density_ratio_gap"] = (
             (gap_inc / gap_area) / max((len(types) - gap_inc) / max(total_area - gap_area, 1e-9), 1e-9)
             if gap_area > 0 and len(types) > gap_inc else float("nan"))
