@@ -32,6 +32,7 @@ from sim.engine.experiment import (
 )
 from sim.engine.reproduce import compare_tables
 from sim.errors import ConfigError
+from tests.conftest import group_gone
 
 
 def two_points(control: Path | None = None, days: int = 20) -> list[Point]:
@@ -276,16 +277,6 @@ def wait_for_shards(out: Path, n: int, proc: subprocess.Popen[str], timeout: flo
         time.sleep(0.05)
 
 
-def group_gone(pgid: int, timeout: float = 10) -> bool:
-    """Whether every process of a process group has exited (the forkserver follows its parent)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_sigkill_mid_run_resumes_to_identical_tables(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ from sim.engine.experiment import DEFAULT_RUNNER, Job, config_hash, run_id, run_
 from sim.engine.reproduce import compare_tables
 from sim.errors import ConfigError
 from sim.model.params import COORDINATION_LEVELS, FORCES, ModelParams
+from tests.conftest import group_gone
 
 REPO = Path(__file__).resolve().parents[1]
 GAPSIM = Path(sys.executable).with_name("gapsim")
@@ -861,15 +862,6 @@ def wait_for_more(out: Path, than: int, proc: subprocess.Popen[str], timeout: fl
         time.sleep(0.02)
 
 
-def group_gone(pgid: int, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -900,7 +892,7 @@ def interrupt(out: Path, cwd: Path, signum: signal.Signals, group: bool) -> tupl
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("gapsim: interrupted:") and f"into {out} to resume" in last, last
-    assert group_gone(proc.pid), "worker processes outlived the interrupted run"
+    assert group_gone(proc.pid, timeout=15), "worker processes outlived the interrupted run"
     assert not (out / "runs.parquet").exists(), "a partial result table was written"
     done = complete(out)
     assert 1 <= len(done) < 8, f"{len(done)} complete: the signal came too late to test anything"
@@ -945,7 +937,7 @@ def kill_group_after_progress(out: Path, cwd: Path, before: dict[str, int]) -> d
     os.killpg(proc.pid, signal.SIGKILL)
     STATS["signals_SIGKILL"] += 1
     proc.communicate(timeout=60)
-    assert group_gone(proc.pid)
+    assert group_gone(proc.pid, timeout=15)
     after = complete(out)
     assert {k: after[k] for k in before} == before, "SIGKILL lost or rewrote a completed replicate"
     for shard in (out / "shards" / "runs").rglob("[!_]*.parquet"):

@@ -12,7 +12,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 MONTHLY_PANELS = (
@@ -60,6 +59,3 @@ def plot_monthly(ts: pd.DataFrame, path: str | Path | None = None, title: str = 
         fig.savefig(path, dpi=130)
         plt.close(fig)
     return fig
-
-
-__all__ = ["monthly", "np", "plot_monthly"]

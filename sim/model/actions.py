@@ -26,7 +26,7 @@ from sim.model.insurgents import (
     kidnap_candidates,
 )
 from sim.model.posture import NONE, PMF
-from sim.model.villagers import ARAB, DRIVER, KURD, TRUFFLE
+from sim.model.villagers import DRIVER, KURD, TRUFFLE
 
 if TYPE_CHECKING:
     from sim.model.model import SecurityGapModel
@@ -262,5 +262,3 @@ _RESOLVERS = {
     RESUPPLY: _resupply,
     RELOCATE: lambda model, s: True,
 }
-
-__all__ = ["ARAB", "NONE", "candidate_targets", "perceived_risk", "resolve"]

@@ -19,8 +19,7 @@ from mesa.discrete_space import CellAgent
 
 from sim.model.clock import DAWN, DAY, DUSK, NIGHT
 from sim.model.params import ModelParams
-from sim.model.posture import NONE, PMF
-from sim.model.villagers import DRIVER, KURD, SHEPHERD, TRUFFLE
+from sim.model.villagers import SHEPHERD, TRUFFLE
 
 if TYPE_CHECKING:
     from sim.model.model import SecurityGapModel
@@ -342,10 +341,3 @@ def kidnap_candidates(model: SecurityGapModel, home: np.ndarray, radius_km: floa
     if len(cand) > k:
         cand = rng.choice(cand, k, replace=False)
     return [int(c) for c in cand]
-
-
-__all__ = [
-    "ACTION_NAMES", "ACT", "AMBUSH", "ARSON", "ATTACK", "DRIVER", "EXTORT", "FAKE_CP", "HIDE",
-    "InsurgentCell", "Insurgents", "KIDNAP", "KURD", "NONE", "PMF", "RESUPPLY", "RETURN", "TRAVEL",
-    "kidnap_candidates",
-]

@@ -18,13 +18,13 @@ import numpy as np
 from sim.engine.seeds import Streams
 from sim.model import actions
 from sim.model.air import AirSupport
-from sim.model.clock import DAWN, DAY, NIGHT, Clock
+from sim.model.clock import NIGHT, Clock
 from sim.model.forces import UNIT_STRENGTH, Forces
 from sim.model.grid import attach_grid
 from sim.model.insurgents import RESUPPLY, Insurgents
 from sim.model.intel import IntelPicture
 from sim.model.params import FORCES, at_level, coordination_value, interval_at_level
-from sim.model.posture import IA, JOINT, NONE, PESH, PMF, Posture, build_posture, posture_key
+from sim.model.posture import JOINT, NONE, PESH, Posture, build_posture, posture_key
 from sim.model.recorder import Recorder
 from sim.model.villagers import N_TRUST, VillagerPopulation
 
@@ -614,6 +614,3 @@ class SecurityGapModel(mesa.Model):
     def outcomes(self) -> dict[str, Any]:
         """One row of ``runs.parquet``."""
         return self.recorder.outcomes()
-
-
-__all__ = ["DAWN", "DAY", "IA", "PMF", "SecurityGapModel"]
