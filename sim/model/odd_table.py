@@ -126,6 +126,10 @@ def parameter_rows() -> list[tuple[str, list[Any]]]:
         value = getattr(defaults, f.name)
         lo, hi = meta["range"]
         doc = str(meta["doc"])
+        if meta.get("names"):
+            rows.append((sections.get(f.name, "Parameters"),
+                         [f"`{f.name}`", "[]", "mechanism names", meta["unit"], doc, meta["source"]]))
+            continue
         if isinstance(value, list):
             default = " / ".join(_num(v) for v in value)
             if doc.endswith(_LEVEL_SUFFIX):

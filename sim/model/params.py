@@ -41,6 +41,12 @@ def by_level(default: list[float], lo: float, hi: float, unit: str, source: str,
 class ModelParams:
     """Behavioural parameters of the security-gap model (``cfg.model``)."""
 
+    # --- mechanism switches -------------------------------------------------------------------
+    ablate: list[str] = field(
+        default_factory=list,
+        metadata={"range": (0, 0), "unit": "names", "source": "-", "names": True,
+                  "doc": "mechanisms switched off (sim/model/mechanisms.py), e.g. [informants,qrf]"})
+
     # --- time -------------------------------------------------------------------------------
     tick_hours: float = p(3.0, 0.5, 3.0, "h", "[EST] DOMAIN 2d (1 h ideal; 3 h keeps a year fast)",
                           "length of one tick; must divide 24")
@@ -272,6 +278,13 @@ def validate_params(params: ModelParams, prefix: str = "model") -> None:
     """Range and cross-field checks; raises ConfigError naming the first bad key."""
     for f in fields(params):
         value = getattr(params, f.name)
+        if f.metadata.get("names"):
+            from sim.model.mechanisms import check_ablate
+
+            if not isinstance(value, list | tuple):
+                raise ConfigError(f"{prefix}.{f.name}", value, "a list of mechanism names")
+            check_ablate(list(value), f"{prefix}.{f.name}")
+            continue
         lo, hi = f.metadata["range"]
         unit = f.metadata["unit"]
         key = f"{prefix}.{f.name}"
