@@ -1,61 +1,165 @@
-"""Coalition air support: requests, approval delay, a monthly budget, kills and rare collateral harm.
+"""Coalition air power: strikes on hideouts a force is sure of, and a surveillance sensor (ISR).
 
 Why separate: the air campaign is the one outcome with a documented rate (82 strikes killing 56
-militants in about 13 months, seed 004); keeping it in one place keeps that calibration visible.
-Strikes are requested when a force's confidence in a group's location passes a threshold; approval
-takes longer with weaker coordination (deconfliction); a strike hits the reported location, which
-the group may have left.
+militants in about 13 months, seed 004). Strikes are requested by a force's command when its
+confidence in a cell's hideout passes ``strike_confidence`` (or by the coalition on a hideout its
+sensor tracked); approval takes ``air_delay_h`` for a force's request (deconfliction between the
+forces and the coalition, by coordination level); a monthly budget caps them. A strike hits the
+place it was aimed at: the cell may have left.
+
+Surveillance is a sensor, not a coin flip per cell: on a share of days (``isr_days_share``, the
+coalition's tasking, an exogenous draw keyed by the day) an orbit of ``isr_hours`` watches a disc
+around the district's most recent incident; it sees moving groups day and night, and may follow one
+home (``isr_track_prob``), which gives the coalition the hideout to strike.
 """
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.model.combat import after_loss
+from sim.model.memory import TRANSIENT
+from sim.model.villagers import N_FORCES
+from sim.rng import entity_key
+
+if TYPE_CHECKING:
+    from sim.model.model import SecurityGapModel
 
 
-@dataclass(order=True)
 class StrikeRequest:
-    execute_h: float
-    seq: int
-    force: int = field(compare=False)
-    group: int = field(compare=False)
-    x_km: float = field(compare=False)
-    y_km: float = field(compare=False)
+    """A requested strike waiting for approval (an event at its approval time)."""
+
+    def __init__(self, air: AirSupport, force: int, uid: int, xy: np.ndarray, key: int) -> None:
+        self.air, self.force, self.uid, self.xy, self.key = air, force, uid, np.asarray(xy, float), key
+
+    def approved(self) -> None:
+        self.air.pending.discard(self)
+        self.air.execute(self)
 
 
 class AirSupport:
-    """Queue of approved-but-not-yet-flown strikes and the month's remaining budget."""
+    """Strike requests, the monthly budget, and the strikes themselves."""
 
-    def __init__(self, budget_per_month: float) -> None:
-        self.budget_per_month = budget_per_month
+    def __init__(self, model: SecurityGapModel) -> None:
+        self.model = model
         self.remaining = 0.0
-        self.month = None
-        self.queue: list[StrikeRequest] = []
-        self._seq = 0
+        self.month: tuple[int, int] | None = None
+        self.pending: set[StrikeRequest] = set()
         self.requested = 0
         self.executed = 0
+        self.dropped = 0
+        self.killed = 0
+        self.collateral = 0
 
-    def new_month(self, month_key: tuple[int, int]) -> None:
-        """Add the month's budget at its first day (at most one unused strike carries over)."""
-        if month_key != self.month:
-            self.month = month_key
-            self.remaining = min(self.remaining, 1.0) + self.budget_per_month
+    def new_month(self, key: tuple[int, int]) -> None:
+        """The month's budget (at most one unused strike carries over)."""
+        if key != self.month:
+            self.month = key
+            self.remaining = min(self.remaining, 1.0) + self.model.params.strike_budget_per_month
 
-    def request(self, now_h: float, delay_h: float, force: int, group: int, x_km: float,
-                y_km: float) -> None:
-        self._seq += 1
+    def request(self, force: int, uid: int, xy: np.ndarray, delay_h: float) -> None:
+        model = self.model
+        if not model.on("air"):
+            return
         self.requested += 1
-        heapq.heappush(self.queue, StrikeRequest(now_h + delay_h, self._seq, force, group, x_km, y_km))
+        req = StrikeRequest(self, force, uid, xy, entity_key("strike", uid, self.requested))
+        self.pending.add(req)
+        model.schedule_event(req.approved, after=delay_h)
 
-    def due(self, now_h: float) -> tuple[list[StrikeRequest], list[StrikeRequest]]:
-        """Requests approved by now: those the budget allows, and those dropped for lack of it."""
-        flown, dropped = [], []
-        while self.queue and self.queue[0].execute_h <= now_h:
-            req = heapq.heappop(self.queue)
-            if self.remaining >= 1.0:
-                self.remaining -= 1.0
-                self.executed += 1
-                flown.append(req)
-            else:
-                dropped.append(req)
-        return flown, dropped
+    def execute(self, req: StrikeRequest) -> None:
+        """Fly the strike if the budget allows: fighters within ``strike_radius_km`` of the aim point
+        are killed with ``strike_kill_prob`` each; survivors move cave; civilians near may be hurt."""
+        model = self.model
+        p = model.params
+        if self.remaining < 1.0:
+            self.dropped += 1
+            return
+        self.remaining -= 1.0
+        self.executed += 1
+        rnd = model.rand
+        now = model.time
+        killed = 0
+        for cell in list(model.cells()):
+            d = float(np.hypot(*(cell.position(now) - req.xy)))
+            if d <= p.strike_radius_km:
+                n = rnd.binomial("combat", cell.fighters, p.strike_kill_prob, req.key, cell.key)
+                killed += cell.lose(n, "air")
+                if cell.alive:
+                    cell.remember(req.xy, now, 2.0, TRANSIENT)
+                    cell.relocate(req.xy, 2.0)
+                    after_loss(model, cell, n)
+            elif d <= 5.0 and cell.alive:  # every cell that hears it grows warier
+                cell.heat = min(1.0, cell.heat + p.heat_per_sighting)
+                cell.remember(req.xy, now, 0.5, TRANSIENT)
+        self.killed += killed
+        model.recorder.strike(req.xy, killed)
+        for pic in model.command.intel:
+            r = pic.reports.get(req.uid)
+            if r is not None:
+                r.cave_conf *= 0.3
+        if rnd.uniform("combat", req.key, 3) < p.collateral_prob:
+            self._collateral(req.xy)
+
+    def _collateral(self, xy: np.ndarray) -> None:
+        model = self.model
+        p = model.params
+        sxy = model.settlement_xy
+        d = np.hypot(*(sxy - xy).T)
+        i = int(np.argmin(d))
+        if d[i] <= 3.0:  # civilians are harmed only where they live near the target
+            self.collateral += 1
+            sid = model.terrain.settlements[i].id
+            model.villagers.shock(sid, fear=0.2, grievance=p.grievance_per_harm,
+                                  trust_delta=np.full(N_FORCES, -p.trust_fail))
+
+
+class Surveillance:
+    """The coalition's ISR orbit over the district: when, where, and what it sees."""
+
+    def __init__(self, model: SecurityGapModel) -> None:
+        self.model = model
+        self.orbit: tuple[float, float, np.ndarray] | None = None  # (start, end, centre)
+        self.hours = 0.0
+        self.detections = 0
+        self.tracks = 0
+
+    def plan_day(self, day: int) -> None:
+        """The day's tasking (exogenous: keyed by the day only)."""
+        model = self.model
+        p = model.params
+        self.orbit = None
+        if not model.on("isr"):
+            return
+        u_on, u_start = model.rand.uniforms("tasking", 2, entity_key("isr"), day)
+        if u_on >= p.isr_days_share:
+            return
+        start = 24.0 * day + (24.0 - p.isr_hours) * u_start
+        centre = model.incidents.recent_centre(model.time, 30 * 24.0)
+        if centre is None:
+            centre = model.caves_xy.mean(axis=0)
+        self.orbit = (start, start + p.isr_hours, centre)
+        self.hours += p.isr_hours
+
+    def footprint(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Centre (2,) and active mask over sample times, or None."""
+        if self.orbit is None:
+            return None
+        a, b, c = self.orbit
+        active = (ts >= a) & (ts < b)
+        return (c, active) if active.any() else None
+
+    def detected(self, cell, xy: np.ndarray, key: int) -> None:
+        """The orbit saw a group: the coalition notes it and may follow it home."""
+        model = self.model
+        p = model.params
+        self.detections += 1
+        cmd = model.command
+        from sim.model.command import COALITION
+
+        cmd.intel[COALITION].learn(cell.unique_id, xy, model.time, 0.6)
+        if model.rand.uniform("combat", key, 5) < p.isr_track_prob:
+            self.tracks += 1
+            cmd.intel[COALITION].learn(cell.unique_id, cell.home_xy, model.time, 0.9, cell.cave, 0.9)
+            model.air.request(COALITION, cell.unique_id, cell.home_xy, p.isr_strike_delay_h)

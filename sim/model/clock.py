@@ -1,98 +1,86 @@
-"""Simulated time: ticks, hours of the day, light, seasons.
+"""Simulated time: hours since the start, the calendar, light and seasons.
 
-Why: rates are per hour and the tick length is a resolution choice, so every submodel asks the
-clock for the tick length, the phase of the day (night, dawn, day, dusk) and the season flags
-instead of counting ticks itself.
+Why pure functions of the hour: the model runs on Mesa's event clock (``model.time`` in hours), and
+events happen at any real-valued time, so every question about time ("is it light at t?", "which
+day is it?") is answered from the hour itself, vectorised where the sensing process asks it for many
+sample times at once. Nothing here counts ticks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import math
+
+import numpy as np
 
 NIGHT, DAWN, DAY, DUSK = range(4)
 PHASE_NAMES = ("night", "dawn", "day", "dusk")
 
-#: Months of the truffle season (seeds 002/003) and of the harvest / arson season (shafaaq 2020).
+#: Phase boundaries in clock hours: dawn 05-08, day 08-18, dusk 18-21, night 21-05.
+DAWN_H, DAY_H, DUSK_H, NIGHT_H = 5.0, 8.0, 18.0, 21.0
+
+#: Months of the truffle season (seeds 002/003) and of the dry standing crop (harvest; shafaaq 2020).
 TRUFFLE_MONTHS = frozenset({1, 2, 3, 4})
 HARVEST_MONTHS = frozenset({5, 6})
 
 
 def phase_of_hour(hour: float) -> int:
-    """Phase of the day at a clock hour: dawn 05-08, day 08-18, dusk 18-21, night otherwise."""
-    if 5 <= hour < 8:
+    """Phase of the day at a clock hour (0 <= hour < 24)."""
+    if DAWN_H <= hour < DAY_H:
         return DAWN
-    if 8 <= hour < 18:
+    if DAY_H <= hour < DUSK_H:
         return DAY
-    if 18 <= hour < 21:
+    if DUSK_H <= hour < NIGHT_H:
         return DUSK
     return NIGHT
 
 
-@dataclass
-class Clock:
-    """The model's calendar.
+def light_at(t_h: np.ndarray | float) -> np.ndarray | bool:
+    """Daylight (dawn and day phases) at model times in hours."""
+    hour = np.mod(t_h, 24.0)
+    return (hour >= DAWN_H) & (hour < DUSK_H)
+
+
+def next_time_at_hour(t_h: float, hour: float) -> float:
+    """The first model time >= t_h whose clock hour is ``hour``."""
+    day_start = math.floor(t_h / 24.0) * 24.0
+    cand = day_start + hour
+    return cand if cand >= t_h - 1e-9 else cand + 24.0
+
+
+class Calendar:
+    """Dates of model hours for one run.
 
     Args:
-        start: first simulated day.
-        tick_hours: length of one tick (divides 24).
+        start: the calendar date at model time 0 (midnight).
     """
 
-    start: dt.date
-    tick_hours: float
-    tick: int = 0
-    ticks_per_day: int = field(init=False)
+    def __init__(self, start: dt.date) -> None:
+        self.start = start
 
-    def __post_init__(self) -> None:
-        self.ticks_per_day = round(24.0 / self.tick_hours)
-        self._phase_by_tick = [
-            phase_of_hour((i + 0.5) * self.tick_hours) for i in range(self.ticks_per_day)
-        ]
+    def day(self, t_h: float) -> int:
+        """Day index (0-based) of a model time."""
+        return int(math.floor(t_h / 24.0 + 1e-9))
 
-    @property
-    def hours(self) -> float:
-        """Hours since the start of the run at the beginning of this tick."""
-        return self.tick * self.tick_hours
-
-    @property
-    def day(self) -> int:
-        """Day index (0-based)."""
-        return self.tick // self.ticks_per_day
-
-    @property
-    def tick_of_day(self) -> int:
-        return self.tick % self.ticks_per_day
-
-    @property
-    def hour(self) -> float:
-        """Clock hour at the middle of this tick."""
-        return (self.tick_of_day + 0.5) * self.tick_hours
-
-    @property
-    def phase(self) -> int:
-        return self._phase_by_tick[self.tick_of_day]
-
-    @property
-    def is_day_start(self) -> bool:
-        return self.tick_of_day == 0
-
-    @property
-    def date(self) -> dt.date:
-        return self.start + dt.timedelta(days=self.day)
+    def date(self, t_h: float) -> dt.date:
+        return self.start + dt.timedelta(days=self.day(t_h))
 
     def date_of_day(self, day: int) -> dt.date:
         return self.start + dt.timedelta(days=day)
 
-    @property
-    def truffle_season(self) -> bool:
-        return self.date.month in TRUFFLE_MONTHS
+    def hour(self, t_h: float) -> float:
+        """Clock hour (0-24) of a model time."""
+        return float(t_h - 24.0 * math.floor(t_h / 24.0))
 
-    @property
-    def harvest_season(self) -> bool:
-        return self.date.month in HARVEST_MONTHS
+    def phase(self, t_h: float) -> int:
+        return phase_of_hour(self.hour(t_h))
 
-    def per_tick(self, rate_per_hour: float) -> float:
-        """Probability of at least one event in a tick from a per-hour rate."""
-        import math
+    def truffle_season(self, t_h: float) -> bool:
+        return self.date(t_h).month in TRUFFLE_MONTHS
 
-        return 1.0 - math.exp(-rate_per_hour * self.tick_hours)
+    def harvest_season(self, t_h: float) -> bool:
+        return self.date(t_h).month in HARVEST_MONTHS
+
+    def month_key(self, t_h: float) -> tuple[int, int]:
+        d = self.date(t_h)
+        return d.year, d.month

@@ -1,9 +1,11 @@
-"""Security forces: outposts and checkpoints, patrols on routes, gap patrols, detection.
+"""Security forces on the ground: outposts and checkpoints, and patrols on their routes.
 
-Why arrays again: a few dozen posts and patrols observe every tick. Their positions and optics
-live in arrays so detection of all exposed insurgent groups by all observers is one distance
-matrix; the Mesa agents (``Outpost``, ``Patrol``) are views that keep the grid picture true for
-the dashboard and for agent queries.
+Why agents with positions in time: a patrol is where its sortie has taken it along its route, at any
+moment, so the sensing process can ask where every patrol is at its sample times, an ambush can find
+the first patrol that really walks past, and a patrol's contacts with villages are real. Sorties are
+drawn each day from the ``patrol`` stream keyed by the patrol and the day. Whether a force patrols
+the unheld gap at all is coordination (``gap_patrols_per_day``); a force that holds the gap patrols it
+like its other ground. With ``patrols`` switched off there are no patrols; posts remain.
 """
 
 from __future__ import annotations
@@ -13,239 +15,304 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.discrete_space import CellAgent, FixedAgent
+from scipy import ndimage
 
-from sim.model.params import FORCES, ModelParams
-from sim.model.posture import JOINT, NONE, Posture, Route
+from sim.model.params import FORCES, at_level
+from sim.model.posture import NONE, TABLE_KM, Posture, Route
+from sim.rng import entity_key
 
 if TYPE_CHECKING:
     from sim.model.model import SecurityGapModel
 
-#: Men in a patrol / at a post when engaged (for casualties) [EST].
-UNIT_STRENGTH = 12
-#: Duration of one gap patrol sortie (ticks are counted from the tick length).
-GAP_SORTIE_H = 6.0
+#: Gap patrol units available for coordination sorties (gap_patrols_per_day is at most 8).
+GAP_UNITS = 8
+#: Most sorties a patrol draws for a day (patrol_sorties_per_day is at most 6).
+_MAX_SORTIES = 7
+#: Patrol units a force that holds the gap keeps on the gap route [EST].
+GAP_HOLDER_UNITS = 2
 
 
 class Outpost(FixedAgent):
-    """A static post or checkpoint of one force."""
+    """A static post, checkpoint or base of one force (its position, optics and key come from the
+    posture; bases also host a quick-reaction unit and the force's informant handlers)."""
 
-    def __init__(self, model: SecurityGapModel, force: int, thermal: bool, cell) -> None:
+    def __init__(self, model: SecurityGapModel, index: int, posture: Posture) -> None:
         super().__init__(model)
-        self.force = FORCES[force]
-        self.thermal = thermal
-        self.cell = cell
+        self.index = index
+        self.force = int(posture.post_force[index])
+        self.thermal = bool(posture.post_thermal[index])
+        self.base = bool(posture.post_base[index])
+        self.key = int(posture.post_key[index])
+        self.xy = posture.post_xy_km[index]
+        self.cell = model.grid[model.frame.cell_of(*self.xy)]
+
+    @property
+    def force_name(self) -> str:
+        return FORCES[self.force]
 
 
 class Patrol(CellAgent):
-    """A patrol walking or driving back and forth along a route."""
+    """A patrol walking or driving back and forth along a route during its sorties.
 
-    def __init__(self, model: SecurityGapModel, idx: int, force: int, kind: str) -> None:
+    Args:
+        model: the model.
+        route: the route it patrols.
+        speed_kmh: its speed.
+        key: stable entity key.
+        sorties_per_day: mean sorties a day (None: gap sorties assigned by the day's draw).
+    """
+
+    def __init__(self, model: SecurityGapModel, route: Route, speed_kmh: float, key: int,
+                 sorties_per_day: float | None) -> None:
         super().__init__(model)
-        self.idx = idx
-        self.force = FORCES[force]
-        self.kind = kind
+        self.route = route
+        self.force = route.force
+        self.kind = route.kind
+        self.speed = speed_kmh
+        self.key = key
+        self.sorties_per_day = sorties_per_day
+        self.sorties: dict[int, list[tuple[float, float, float]]] = {}  # day -> [(t0, t1, s0)]
+        self._day_tracks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._spans: list[tuple[float, float]] = []
+        self._track_k = np.zeros(0, dtype=np.int64)
+        self._track_xy = np.zeros((0, 2))
+        self.cell = model.grid[model.frame.cell_of(*route.xy[0])]
+
+    def set_day(self, day: int, sorties: list[tuple[float, float, float]], ks: np.ndarray,
+                xy: np.ndarray) -> None:
+        """Take a day's sorties and their track on the sensing grid (drawn by ``Forces.plan_day``)."""
+        self.sorties[day] = sorties
+        self._day_tracks[day] = (ks, xy)
+        for old in [d for d in self.sorties if d < day - 1]:
+            del self.sorties[old]
+            self._day_tracks.pop(old, None)
+        days = sorted(self._day_tracks)
+        k = np.concatenate([self._day_tracks[d][0] for d in days])
+        order = np.argsort(k, kind="stable")
+        self._track_k = k[order]
+        self._track_xy = np.vstack([self._day_tracks[d][1] for d in days])[order]
+        self._spans = [(a, b) for d in days for a, b, _ in self.sorties[d]]
+
+    def _at(self, t: np.ndarray, t0: float, s0: float) -> np.ndarray:
+        length = self.route.length_km
+        s = np.mod(s0 + self.speed * (t - t0), 2.0 * length) if length > 0 else np.zeros(len(t))
+        return self.route.at_arc(np.where(s > length, 2.0 * length - s, s))
+
+    def positions_on_grid(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (k, 2) and out mask (k,) at grid times ``ks * dt`` (from the precomputed track)."""
+        if not len(self._track_k):
+            return np.repeat(self.route.xy[:1], len(ks), axis=0), np.zeros(len(ks), dtype=bool)
+        j = np.searchsorted(self._track_k, ks)
+        jj = np.minimum(j, len(self._track_k) - 1)
+        out = (j < len(self._track_k)) & (self._track_k[jj] == ks)
+        xy = np.where(out[:, None], self._track_xy[jj], self.route.xy[0])
+        return xy, out
+
+    def out_between(self, t0: float, t1: float) -> bool:
+        """Whether any sortie overlaps [t0, t1]."""
+        return any(a <= t1 and b > t0 for a, b in self._spans)
+
+    def positions(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (k, 2) and out-on-sortie mask (k,) at sample times."""
+        xy = np.repeat(self.route.xy[:1], len(ts), axis=0).astype(float)
+        out = np.zeros(len(ts), dtype=bool)
+        for day_sorties in self.sorties.values():
+            for t0, t1, s0 in day_sorties:
+                sel = (ts >= t0) & (ts < t1)
+                if sel.any():
+                    xy[sel] = self._at(ts[sel], t0, s0)
+                    out |= sel
+        return xy, out
 
     @property
-    def out(self) -> bool:
-        return bool(self.model.forces.patrol_out[self.idx])
+    def force_name(self) -> str:
+        return FORCES[self.force]
 
 
 class Forces:
-    """Posts, patrols and their detection of insurgent groups under the current posture."""
+    """The posts and patrols of the current posture, and questions about them."""
 
-    def __init__(self, model: SecurityGapModel, params: ModelParams) -> None:
+    def __init__(self, model: SecurityGapModel) -> None:
         self.model = model
-        self.p = params
         self.posts: list[Outpost] = []
         self.patrols: list[Patrol] = []
-        self.posture: Posture | None = None
-        self.gap_sorties: list[tuple[int, int]] = []  # (start tick, end tick) today
+        self.gap_units: list[Patrol] = []
+        self.post_cover = np.zeros(model.terrain.layers["zone"].shape, dtype=bool)
+        self._moves: dict[int, list] = {}
 
-    # -- posture -------------------------------------------------------------------------
     def deploy(self, posture: Posture) -> None:
-        """(Re)create posts and patrols for a posture (at start and on timeline changes)."""
+        """(Re)create the posts and patrols of a posture (at the start and on timeline events)."""
+        model = self.model
+        p = model.params
         for agent in self.posts + self.patrols:
             agent.remove()
-        self.posture = posture
+        self.posts = [Outpost(model, k, posture) for k in range(len(posture.post_xy_km))]
+        self.patrols, self.gap_units = [], []
+        if model.on("patrols"):
+            counts = {0: p.patrols_pesh, 1: p.patrols_ia, 2: p.patrols_pmf}
+            for force, n in counts.items():
+                routes = sorted((r for r in posture.routes if r.force == force), key=lambda r: -r.length_km)
+                for k in range(n if routes else 0):
+                    route = routes[k % len(routes)]
+                    speed = p.foot_speed_kmh if route.kind == "foot" else p.vehicle_speed_kmh
+                    self.patrols.append(Patrol(model, route, speed, entity_key("patrol", route.name, k),
+                                               p.patrol_sorties_per_day))
+            gap = posture.gap_route
+            if gap is not None:
+                if posture.holders[1] != NONE:
+                    for k in range(GAP_HOLDER_UNITS):
+                        self.patrols.append(Patrol(model, gap, p.foot_speed_kmh,
+                                                   entity_key("patrol", "gap_holder", gap.force, k),
+                                                   p.patrol_sorties_per_day))
+                elif at_level(list(p.gap_patrols_per_day), posture.level) > 0:
+                    for k in range(GAP_UNITS):
+                        unit = Patrol(model, gap, 2 * p.foot_speed_kmh, entity_key("patrol", "gap_sortie", k), None)
+                        self.patrols.append(unit)
+                        self.gap_units.append(unit)
+        self.post_cover = self._post_cover(posture)
+        self._moves = {}
+        tables = [pt.route.table for pt in self.patrols]
+        self._table = np.vstack(tables) if tables else np.zeros((1, 2))
+        self._table_n = np.array([len(tb) for tb in tables], dtype=np.int64)
+        self._offset = np.concatenate([[0], np.cumsum(self._table_n)[:-1]]).astype(np.int64) \
+            if tables else np.zeros(0, dtype=np.int64)
+        self._length = np.array([pt.route.length_km for pt in self.patrols])
+        self._speed = np.array([pt.speed for pt in self.patrols])
+        self._home_cell = [model.frame.cell_of(*pt.route.xy[0]) for pt in self.patrols]
+        day = model.calendar.day(model.time)
+        self.plan_day(day)
+        self.plan_day(day + 1)
+
+    def _post_cover(self, posture: Posture) -> np.ndarray:
+        """Cells within daylight detection range of a post (for the gap-control output)."""
+        terrain = self.model.terrain
+        mask = np.zeros(terrain.layers["zone"].shape, dtype=bool)
+        if len(posture.post_xy_km):
+            ix, iy = self.model.frame.cells_of(posture.post_xy_km[:, 0], posture.post_xy_km[:, 1])
+            mask[ix, iy] = True
+            dist = ndimage.distance_transform_edt(~mask) * terrain.cell_km
+            mask = dist <= self.model.params.detect_range_day_km
+        return mask
+
+    def plan_day(self, day: int) -> None:
+        """Draw every patrol's sorties for a day (how many, when, from where along the route; gap
+        sorties: a Poisson number by coordination), lay them out on the sensing grid, and note where
+        the hourly steps must move the patrols. Vectorised over all patrols: it runs every day."""
+        model = self.model
+        p = model.params
+        pats = self.patrols
+        if not pats:
+            return
+        keys = np.array([pt.key for pt in pats], dtype=np.uint64)
+        u = model.rand.uniform("patrol", keys[:, None], day, np.arange(1 + 2 * _MAX_SORTIES)[None, :])
+        mean = np.array([pt.sorties_per_day or 0.0 for pt in pats])
+        n = np.minimum(np.floor(mean).astype(int) + (u[:, 0] < mean - np.floor(mean)), _MAX_SORTIES)
+        if self.gap_units:
+            g = model.rand.poisson("patrol", at_level(list(p.gap_patrols_per_day), model.posture.level),
+                                   entity_key("gap_sorties"), day)
+            for k, unit in enumerate(self.gap_units):
+                n[pats.index(unit)] = 1 if k < g else 0
+        pi, kk = np.nonzero(np.arange(_MAX_SORTIES)[None, :] < n[:, None])
+        t0 = 24.0 * day + 24.0 * u[pi, 1 + 2 * kk]
+        t1 = t0 + p.patrol_sortie_h
+        s0 = 2.0 * self._length[pi] * u[pi, 2 + 2 * kk]
+        dt = model.sensing.dt
+        # Tracks on the sensing grid.
+        k0 = np.ceil(t0 / dt).astype(np.int64)
+        lens = np.ceil(t1 / dt).astype(np.int64) - k0
+        sortie = np.repeat(np.arange(len(pi)), lens)
+        ks = k0[sortie] + np.arange(len(sortie)) - np.repeat(np.cumsum(lens) - lens, lens)
+        xy = self._positions(pi[sortie], ks * dt, t0[sortie], s0[sortie])
+        owner = pi[sortie]
+        for j, patrol in enumerate(pats):
+            sel = owner == j
+            mine = np.flatnonzero(pi == j)
+            patrol.set_day(day, [(float(t0[m]), float(t1[m]), float(s0[m])) for m in mine], ks[sel], xy[sel])
+        # Hourly cells: every whole hour of a sortie, then back at the route's start.
+        h0 = np.ceil(t0).astype(np.int64)
+        hl = np.ceil(t1).astype(np.int64) - h0
+        hs = np.repeat(np.arange(len(pi)), hl)
+        hours = h0[hs] + np.arange(len(hs)) - np.repeat(np.cumsum(hl) - hl, hl)
+        hxy = self._positions(pi[hs], hours.astype(float), t0[hs], s0[hs])
+        ix, iy = model.frame.cells_of(hxy[:, 0], hxy[:, 1])
+        moves = self._moves
+        for j, h, a, b in zip(pi[hs].tolist(), hours.tolist(), ix.tolist(), iy.tolist(), strict=True):
+            moves.setdefault(h, []).append((pats[j], (a, b)))
+        for j, h in zip(pi.tolist(), np.ceil(t1).astype(np.int64).tolist(), strict=True):
+            moves.setdefault(h, []).append((pats[j], self._home_cell[j]))
+
+    def _positions(self, pidx: np.ndarray, t: np.ndarray, t0: np.ndarray, s0: np.ndarray) -> np.ndarray:
+        """Positions of patrols ``pidx`` at times t on sorties that started at t0 from arc s0."""
+        length = self._length[pidx]
+        s = np.mod(s0 + self._speed[pidx] * (t - t0), 2.0 * np.maximum(length, 1e-9))
+        s = np.where(s > length, 2.0 * length - s, s)
+        j = np.minimum(np.rint(s * (1.0 / TABLE_KM)).astype(np.int64), self._table_n[pidx] - 1)
+        return self._table[self._offset[pidx] + j]
+
+    def step(self, hour: int) -> None:
+        """Move the patrols whose grid cell changes at this whole hour."""
+        grid = self.model.grid
+        for patrol, coord in self._moves.pop(hour, ()):
+            if patrol.model is not None and patrol.cell is not None and patrol.cell.coordinate != coord:
+                patrol.cell = grid[coord]
+
+    def observers(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Positions (m, k, 2), out mask (m, k), force (m,), key (m,) of the patrols out at some
+        of the sample times."""
+        busy = [pt for pt in self.patrols if pt.out_between(float(ts[0]), float(ts[-1]))]
+        m = len(busy)
+        xy = np.zeros((m, len(ts), 2))
+        out = np.zeros((m, len(ts)), dtype=bool)
+        ks = np.rint(ts / self.model.sensing.dt).astype(np.int64)
+        for j, patrol in enumerate(busy):
+            xy[j], out[j] = patrol.positions_on_grid(ks)
+        force = np.array([pt.force for pt in busy], dtype=np.int64)
+        keys = np.array([pt.key for pt in busy], dtype=np.uint64)
+        return xy, out, force, keys
+
+    def patrol_passing(self, xy: np.ndarray, t0: float, t1: float, radius_km: float
+                       ) -> tuple[float, Patrol] | None:
+        """The first patrol that comes within ``radius_km`` of a point during [t0, t1]."""
+        best = None
+        for patrol in self.patrols:
+            if float(np.min(np.hypot(*(patrol.route.xy - xy).T))) > radius_km:
+                continue
+            step = 0.5 * radius_km / patrol.speed
+            ts = np.arange(t0, t1, step)
+            if not len(ts):
+                continue
+            pos, out = patrol.positions(ts)
+            hit = np.flatnonzero(out & (np.hypot(*(pos - xy).T) <= radius_km))
+            if len(hit) and (best is None or ts[hit[0]] < best[0]):
+                best = (float(ts[hit[0]]), patrol)
+        return best
+
+    def day_track(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """Where patrols were during a day (their tracks on the sensing grid): points (n, 2) and
+        times (n,)."""
+        dt = self.model.sensing.dt
+        lo, hi = math.ceil(24.0 * day / dt), math.ceil(24.0 * (day + 1) / dt)
+        pts, times = [np.zeros((0, 2))], [np.zeros(0)]
+        for patrol in self.patrols:
+            sel = (patrol._track_k >= lo) & (patrol._track_k < hi)
+            pts.append(patrol._track_xy[sel])
+            times.append(patrol._track_k[sel] * dt)
+        return np.vstack(pts), np.concatenate(times)
+
+    def mark_day(self, day: int) -> float:
+        """Share of gap cells a post watches or a patrol passed within 1 km of during the day."""
         model = self.model
         terrain = model.terrain
-        grid = model.grid
-        self.posts = []
-        if len(posture.post_xy_km):
-            ix, iy = terrain.to_cell(posture.post_xy_km[:, 0], posture.post_xy_km[:, 1])
-            for k, (a, b) in enumerate(zip(np.atleast_1d(ix), np.atleast_1d(iy), strict=True)):
-                self.posts.append(Outpost(model, int(posture.post_force[k]),
-                                          bool(posture.post_thermal[k]), grid[(int(a), int(b))]))
-        p = self.p
-        counts = {0: p.patrols_pesh, 1: p.patrols_ia, 2: p.patrols_pmf, JOINT: 0}
-        assign: list[tuple[Route, float]] = []
-        for force, n in counts.items():
-            routes = [r for r in posture.routes if r.force == force]
-            if not routes:
-                continue
-            routes.sort(key=lambda r: -len(r.cells))
-            for k in range(n):
-                route = routes[k % len(routes)]
-                speed = p.foot_speed_kmh if route.kind == "foot" else p.vehicle_speed_kmh
-                assign.append((route, speed))
-        self.n_regular = len(assign)
-        if posture.gap_route is not None:
-            for _ in range(8):  # sortie slots (gap_patrols_per_day is at most 8)
-                assign.append((posture.gap_route, p.foot_speed_kmh * 2))
-        self.routes = [r for r, _ in assign]
-        n = len(assign)
-        self.patrol_force = np.array([r.force for r, _ in assign], dtype=np.int8)
-        self.patrol_step = np.array(
-            [s * p.tick_hours / terrain.cell_km for _, s in assign], dtype=float)
-        self.route_len = np.array([len(r.cells) for r in self.routes], dtype=float)
-        rng = model.streams["init"]
-        self.patrol_pos = rng.random(n) * np.maximum(self.route_len - 1, 1)
-        tpd = model.clock.ticks_per_day
-        self.patrol_offset = rng.integers(0, tpd, n)
-        self.patrol_out = np.zeros(n, dtype=bool)
-        self.patrol_xy = np.zeros((n, 2))
-        self.patrols = []
-        for k, route in enumerate(self.routes):
-            agent = Patrol(model, k, int(self.patrol_force[k]), route.kind)
-            c = route.cells[0]
-            agent.cell = grid[(int(c[0]), int(c[1]))]
-            self.patrols.append(agent)
-        self._route_xy = [np.column_stack(terrain.to_km(r.cells[:, 0], r.cells[:, 1]))
-                          for r in self.routes]
-        self.last_visit_h = np.full(terrain.layers["zone"].shape, -1e9, dtype=np.float32)
-        self._disc = _disc_offsets(max(1, round(1.0 / terrain.cell_km)))
-
-    # -- per day / tick ------------------------------------------------------------------
-    def plan_gap_sorties(self, per_day: float) -> None:
-        """Draw today's gap-patrol sorties (Poisson around the coordination level's rate)."""
-        rng = self.model.streams["movement"]
-        tpd = self.model.clock.ticks_per_day
-        n = int(rng.poisson(per_day)) if per_day > 0 else 0
-        if self.posture is not None and self.posture.holders[1] not in (NONE,):
-            n = max(n, 2)  # a force holding the gap patrols it every day
-        n = min(n, len(self.routes) - self.n_regular)
-        length = max(1, round(GAP_SORTIE_H / self.p.tick_hours))
-        starts = rng.integers(0, tpd, n)
-        self.gap_sorties = [(int(s), int(s) + length) for s in starts]
-
-    def move(self) -> None:
-        """Advance patrols along their routes; mark the cells they see as visited."""
-        if not len(self.routes):
-            return
-        clock = self.model.clock
-        p = self.p
-        tpd = clock.ticks_per_day
-        duty = max(1, round(p.patrol_duty_share * tpd))
-        out = ((clock.tick_of_day + self.patrol_offset) % tpd) < duty
-        out[self.n_regular:] = False
-        for k, (s, e) in enumerate(self.gap_sorties):
-            idx = self.n_regular + k
-            out[idx] = s <= clock.tick_of_day < e
-        self.patrol_out = out
-        # Back and forth along the route: reflect the position into [0, L-1].
-        span = np.maximum(self.route_len - 1, 1)
-        self.patrol_pos = np.where(out, (self.patrol_pos + self.patrol_step) % (2 * span),
-                                   self.patrol_pos)
-        pos = np.where(self.patrol_pos > span, 2 * span - self.patrol_pos, self.patrol_pos)
-        idx = pos.astype(int)
-        grid = self.model.grid
-        now = clock.hours
-        for k in np.flatnonzero(out):
-            c = self.routes[k].cells[idx[k]]
-            cx, cy = int(c[0]), int(c[1])
-            self.patrol_xy[k] = self._route_xy[k][idx[k]]
-            agent = self.patrols[k]
-            if agent.cell.coordinate != (cx, cy):
-                agent.cell = grid[(cx, cy)]
-            self._mark(cx, cy, now)
-
-    def _mark(self, cx: int, cy: int, now: float) -> None:
-        r = self._disc
-        w, h = self.last_visit_h.shape
-        x0, x1 = max(cx - r, 0), min(cx + r + 1, w)
-        y0, y1 = max(cy - r, 0), min(cy + r + 1, h)
-        self.last_visit_h[x0:x1, y0:y1] = now
-
-    def observers(self, night: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Positions (k, 2), force (k,), detection range (k,) of posts and patrols out now."""
-        p = self.p
-        post = self.posture
-        pr = np.where(post.post_thermal, p.detect_range_thermal_km, p.detect_range_night_km) \
-            if night else np.full(len(post.post_force), p.detect_range_day_km)
-        pr = pr * post.post_range_gain
-        sel = self.patrol_out
-        patrol_range = np.full(int(sel.sum()), p.detect_range_night_km if night else p.detect_range_day_km)
-        xy = np.vstack([post.post_xy_km, self.patrol_xy[sel]]) if sel.any() else post.post_xy_km
-        force = np.concatenate([post.post_force, self.patrol_force[sel]])
-        rng_km = np.concatenate([pr, patrol_range])
-        return xy, force, rng_km
-
-    def detection_probabilities(self, group_xy: np.ndarray, cover: np.ndarray, night: bool
-                                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per force, the probability of detecting each group this tick, and distances.
-
-        p_f = 1 - exp(-lambda * tick_h * (1 - cover) * sum over observers o of force f of
-        exp(-(d_o / range_o)^2)), where range_o depends on day or night, thermal optics and the
-        observer's height above the plain (DOMAIN 4.7 item 1).
-
-        Returns:
-            prob: (n_forces, n_groups); dist: (n_observers, n_groups) km; force: (n_observers,).
-        """
-        xy, force, rng_km = self.observers(night)
-        n = len(group_xy)
-        prob = np.zeros((len(FORCES), n))
-        if len(xy) == 0 or n == 0:
-            return prob, np.zeros((0, n)), force
-        d = np.hypot(xy[:, None, 0] - group_xy[None, :, 0], xy[:, None, 1] - group_xy[None, :, 1])
-        w = np.exp(-((d / rng_km[:, None]) ** 2))
-        lam = self.p.detect_rate_per_h * self.p.tick_hours * (1.0 - cover)
-        for f in range(len(FORCES)):
-            sel = force == f
-            if sel.any():
-                prob[f] = 1.0 - np.exp(-lam * w[sel].sum(axis=0))
-        return prob, d, force
-
-    def detect(self, group_xy: np.ndarray, cover: np.ndarray, night: bool
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Which force detects each exposed group, and how far its nearest observer is.
-
-        Returns:
-            detected_by: (n_groups,) force index of the detecting force (-1 if none; forces are
-                tried in index order);
-            distance: (n_groups,) km to the nearest observer of that force.
-        """
-        rng = self.model.streams["detection"]
-        prob, d, force = self.detection_probabilities(group_xy, cover, night)
-        n = len(group_xy)
-        by = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, np.inf)
-        if d.shape[0] == 0 or n == 0:
-            return by, dist
-        u = rng.random((len(FORCES), n))
-        for f in range(len(FORCES)):
-            hit = (u[f] < prob[f]) & (by < 0)
-            if hit.any():
-                by[hit] = f
-                dist[hit] = d[force == f][:, hit].min(axis=0)
-        return by, dist
-
-    def gap_control_share(self, now_h: float) -> float:
-        """Share of gap cells seen by a post or visited by a patrol in the last 24 h."""
-        gap = self.model.terrain.layers["gap"]
+        gap = terrain.layers["gap"]
         if not gap.any():
             return 1.0
-        seen = self.posture.post_cover | (self.last_visit_h >= now_h - 24.0)
-        return float((seen & gap).sum() / gap.sum())
-
-    def patrols_near(self, x_km: float, y_km: float, radius_km: float) -> np.ndarray:
-        """Indices of patrols out now within ``radius_km`` of a point."""
-        out = np.flatnonzero(self.patrol_out)
-        if not len(out):
-            return out
-        d = np.hypot(self.patrol_xy[out, 0] - x_km, self.patrol_xy[out, 1] - y_km)
-        return out[d <= radius_km]
+        r = max(1, round(1.0 / terrain.cell_km))
+        pos, _ = self.day_track(day)
+        visited = np.zeros_like(gap)
+        if len(pos):
+            ix, iy = model.frame.cells_of(pos[:, 0], pos[:, 1])
+            visited[ix, iy] = True
+            visited = ndimage.maximum_filter(visited, size=2 * r + 1, mode="constant")
+        return float(((self.post_cover | visited) & gap).sum() / gap.sum())
 
 
-def _disc_offsets(radius_cells: int) -> int:
-    """Half-width of the square a patrol marks as visited (a cheap stand-in for a disc)."""
-    return int(math.ceil(radius_cells))

@@ -1,343 +1,349 @@
-"""Insurgent cells: hideouts in caves, supplies, heat and the choice of what to do next.
+"""Insurgent cells: Mesa agents that hide in caves, weigh operations, travel, act and learn.
 
-Why this shape: a cell spends most ticks hiding; now and then (``action_rate_per_day``) it weighs
-its options -- kidnap at a remote work site, a night fake checkpoint, an ambush on a predictable
-patrol route, arson in harvest season, extortion of a Sunni village, an attack on a village --
-by payoff against perceived capture risk (Epstein-style ``U = payoff - R * heat * P_capture``),
-and only where no force can respond in time for kidnappings. Movement exposes it to detection;
-it moves in daylight only while its heat is low (the 2018 -> 2019 shift, seed 002).
-The per-tick work (movement, exposure) is vectorised over cells; the rare decisions run per cell.
+Why agents with their own methods: a cell's life is a sequence of decisions and events (consider an
+operation, set out, arrive, act, come home, flee a clash, move to another cave after a strike), each
+a method of the cell scheduled on Mesa's event list, and everything a cell decides comes from its own
+state: fighters, supplies, cash, heat, and a threat memory of what it has seen (sim/model/memory.py).
+
+Entity keys: a cell's random numbers are keyed by ``key``, a stable hash of its lineage (the initial
+cell's index, or its parent's key and split number, or the day and index of an inflow group), never
+by Mesa's creation-order ``unique_id``, so a cell has the same numbers in every scenario of a paired
+comparison. Mesa's ``unique_id`` (never reused) names the cell in the forces' intelligence pictures,
+so a report or a strike in flight can never hit a successor cell.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.discrete_space import CellAgent
 
-from sim.model.clock import DAWN, DAY, DUSK, NIGHT
-from sim.model.params import ModelParams
-from sim.model.villagers import SHEPHERD, TRUFFLE
+from sim.model import operations
+from sim.model.memory import PATROL, POST, TRANSIENT, ThreatMemory
+from sim.model.plans import Plan, route_legs
+from sim.model.tasks import make_task
+from sim.rng import entity_key
 
 if TYPE_CHECKING:
+    from mesa.time import Event
+
     from sim.model.model import SecurityGapModel
-
-HIDE, TRAVEL, ACT, RETURN = range(4)
-MODE_NAMES = ("hide", "travel", "act", "return")
-
-(NOTHING, KIDNAP, FAKE_CP, AMBUSH, ARSON, EXTORT, ATTACK, RESUPPLY, RELOCATE) = range(9)
-ACTION_NAMES = ("nothing", "kidnapping", "fake_checkpoint", "ambush", "arson", "extortion",
-                "village_attack", "resupply", "relocate")
-
-CAPACITY = 128
 
 
 class InsurgentCell(CellAgent):
-    """One insurgent cell (a few to a dozen fighters); its state is a row of ``Insurgents``."""
+    """One insurgent cell (a few to a dozen fighters and their hideout).
 
-    def __init__(self, model: SecurityGapModel, slot: int) -> None:
+    Args:
+        model: the model.
+        key: the cell's stable entity key (random numbers).
+        fighters: fighters in the cell.
+        cave: index of its hideout in ``model.caves_xy``.
+        supplies: days of supplies it carries.
+        cash: cash units (ransom and zakat in, market purchases out).
+    """
+
+    def __init__(self, model: SecurityGapModel, key: int, fighters: int, cave: int, supplies: float,
+                 cash: float) -> None:
         super().__init__(model)
-        self.slot = slot
+        p = model.params
+        self.key = key
+        self.fighters = int(fighters)
+        self.cave = int(cave)
+        self.supplies = float(supplies)
+        self.cash = float(cash)
+        self.heat = 0.2
+        self.hostages = 0
+        self.hostage_value = 0.0
+        self.decisions = 0
+        self.splits = 0
+        self.engagements = 0
+        self.losses = 0
+        self.alive = True
+        self.last_lie_up = False
+        self.plan = Plan()
+        self._home_cell = self.cave
+        self.task = None
+        self._trip_events: list[Event] = []  # arrival and homecoming of the current trip
+        self._next_consider: Event | None = None
+        self.memory = ThreatMemory(model.terrain.extent_km, p.memory_block_km,
+                                   24.0 * p.memory_half_life_days, 24.0 * p.post_memory_half_life_days,
+                                   p.threat_spread_km)
+        self.cell = model.grid[model.frame.cell_of(*self.home_xy)]
+        model.cell_by_uid[self.unique_id] = self
+        self._schedule_consider()
+
+    # -- where it is ----------------------------------------------------------------------
+    @property
+    def home_xy(self) -> np.ndarray:
+        return self.model.caves_xy[self.cave]
 
     @property
-    def fighters(self) -> int:
-        return int(self.model.insurgents.fighters[self.slot])
+    def busy(self) -> bool:
+        return bool(self.plan) and self.plan.end > self.model.time
 
-    @property
-    def mode(self) -> str:
-        return MODE_NAMES[self.model.insurgents.mode[self.slot]]
+    def position(self, t: float | None = None) -> np.ndarray:
+        """Where the cell is at time t (its hideout outside a trip)."""
+        t = self.model.time if t is None else t
+        pos = self.plan.position(t)
+        return pos[0] if pos is not None else self.home_xy.copy()
 
-    @property
-    def action(self) -> str:
-        return ACTION_NAMES[self.model.insurgents.action[self.slot]]
+    def exposed(self, t: float | None = None) -> bool:
+        t = self.model.time if t is None else t
+        return self.plan.position(t) is not None
 
-    @property
-    def heat(self) -> float:
-        return float(self.model.insurgents.heat[self.slot])
+    def sync_cell(self) -> None:
+        """Move the Mesa agent to the grid cell it is in now."""
+        if not self.plan and self._home_cell == self.cave:
+            return
+        self._home_cell = self.cave if not self.plan else -1
+        coord = self.model.frame.cell_of(*self.position())
+        if self.cell is None or self.cell.coordinate != coord:
+            self.cell = self.model.grid[coord]
 
-    def decide(self) -> None:
-        """Weigh the options and maybe set out (called through ``AgentSet.shuffle_do``)."""
-        self.model.insurgents.decide(self.slot)
+    # -- deciding -------------------------------------------------------------------------
+    def _schedule_consider(self) -> None:
+        p = self.model.params
+        rate_h = p.action_rate_per_day / 24.0
+        gap = self.model.rand.exponential("decide", self.key, self.decisions, 99, scale=1.0 / rate_h)
+        self._next_consider = self.model.schedule_event(self.consider, after=gap)
 
+    def consider(self) -> None:
+        """Weigh the options now (a Poisson process per cell; hot cells mostly lie low, S13)."""
+        if not self.alive:
+            return
+        model = self.model
+        p = model.params
+        model.sensing.sync()
+        self.decisions += 1
+        hungry = self.supplies < p.resupply_below_days
+        calm = model.rand.uniform("decide", self.key, self.decisions, 98) >= self.heat
+        if not self.busy and (hungry or calm):
+            choice = operations.choose(model, self, model.time)
+            if choice is not None:
+                self.set_out(*choice)
+        self._schedule_consider()
 
-class Insurgents:
-    """All insurgent cells as arrays, plus their Mesa agents."""
+    def set_out(self, opt: operations.Option, legs: list, depart: float, arrive: float, end: float,
+                lie_up: bool) -> None:
+        """Adopt a trip: the plan, the arrival and homecoming events, and the task."""
+        model = self.model
+        self._cancel_trip_events()
+        self.last_lie_up = lie_up
+        self.plan = Plan(legs)
+        self.task = make_task(model, self, opt, arrive, end)
+        self._trip_events = [model.schedule_event(self.arrive, at=arrive),
+                             model.schedule_event(self.come_home, at=self.plan.end)]
+        model.recorder.trip(opt.kind, lie_up)
+        model.sensing.plans_changed(from_t=depart)
 
-    def __init__(self, model: SecurityGapModel, params: ModelParams) -> None:
-        self.model = model
-        self.p = params
-        terrain = model.terrain
-        self.cave_xy = np.column_stack(terrain.to_km(terrain.caves[:, 0], terrain.caves[:, 1]))
-        n = CAPACITY
-        self.active = np.zeros(n, dtype=bool)
-        self.fighters = np.zeros(n, dtype=np.int64)
-        self.xy = np.zeros((n, 2))
-        self.cave = np.zeros(n, dtype=np.int64)
-        self.supplies = np.zeros(n)
-        self.cash = np.zeros(n)
-        self.heat = np.zeros(n)
-        self.mode = np.zeros(n, dtype=np.int8)
-        self.action = np.zeros(n, dtype=np.int8)
-        self.target = np.zeros((n, 2))
-        self.target_aux = np.zeros(n, dtype=np.int64)
-        self.wait_until = np.zeros(n)
-        self.cells: dict[int, InsurgentCell] = {}
-        self.day_moves = 0
-        self.night_moves = 0
-        self.recruits = 0
-        self.inflow = 0
-        self.lying_up = np.zeros(n, dtype=bool)
-        self.cix = np.full(n, -1, dtype=np.int64)
-        self.ciy = np.full(n, -1, dtype=np.int64)
-        rng = model.streams["init"]
-        total = params.n_fighters
-        weights = self._cave_weights()
-        while total > 0:
-            size = int(min(total, max(2, rng.poisson(params.cell_size))))
-            cave = int(rng.choice(len(self.cave_xy), p=weights))
-            low = min(5.0, params.supplies_days)  # supplies_days may be as low as 3
-            self.spawn(size, cave, supplies=rng.uniform(low, params.supplies_days))
-            total -= size
+    # -- trip events ----------------------------------------------------------------------
+    def arrive(self) -> None:
+        if self.alive and self.task is not None:
+            self.task.start()
 
-    def _cave_weights(self) -> np.ndarray:
-        """Prefer caves in or near the gap and under good cover (S16)."""
-        terrain = self.model.terrain
-        c = terrain.caves
-        w = 1.0 + 2.0 * terrain.layers["gap"][c[:, 0], c[:, 1]] + terrain.layers["cover"][c[:, 0], c[:, 1]]
-        return w / w.sum()
+    def come_home(self) -> None:
+        """Back in the hideout: hostages are ransomed through the network, the trip is over."""
+        if not self.alive:
+            return
+        if self.hostages:
+            self.cash += self.hostage_value
+            self.hostages, self.hostage_value = 0, 0.0
+        if self.task is not None:
+            self.task.close()
+        self.task = None
+        self.plan = Plan()
 
-    # -- life cycle ------------------------------------------------------------------------
-    def spawn(self, fighters: int, cave: int, supplies: float) -> int:
-        """Create a cell at a cave; returns its slot. At capacity the fighters join the cell
-        nearest the cave instead (no fighter is ever dropped)."""
-        if fighters <= 0:
-            return -1
-        free = np.flatnonzero(~self.active)
-        if not len(free):
-            act = np.flatnonzero(self.active)
-            s = int(act[np.argmin(np.hypot(*(self.xy[act] - self.cave_xy[cave]).T))])
-            self.fighters[s] += fighters
-            return s
-        s = int(free[0])
-        self.active[s] = True
-        self.fighters[s] = fighters
-        self.cave[s] = cave
-        self.xy[s] = self.cave_xy[cave]
-        self.supplies[s] = supplies
-        self.cash[s] = 0.0
-        self.heat[s] = 0.2
-        self.mode[s] = HIDE
-        self.action[s] = NOTHING
-        agent = InsurgentCell(self.model, s)
-        cell = self.model.cell_of(self.xy[s, 0], self.xy[s, 1])
-        agent.cell = self.model.grid[cell]
-        self.cells[s] = agent
-        self.cix[s], self.ciy[s] = cell
-        return s
+    def leave_now(self) -> None:
+        """Cut the stay short and walk home from here (a task done or a danger seen)."""
+        model = self.model
+        t = model.time
+        here = self.position(t)
+        self.plan.truncate(t)
+        back, home_at = route_legs(t, here, self.home_xy, model.params.fighter_speed_kmh,
+                                   self.last_lie_up)
+        self.plan.legs += back
+        self._cancel_trip_events()
+        self._trip_events = [model.schedule_event(self.come_home, at=max(home_at, t))]
+        model.sensing.plans_changed()
 
-    def lose(self, s: int, n: int) -> int:
-        """Remove up to ``n`` fighters from cell ``s``; dissolve it when none are left."""
-        n = int(min(n, self.fighters[s]))
+    def flee(self) -> None:
+        """Break off whatever it was doing and run for the hideout at once (after a clash)."""
+        if self.task is not None:
+            self.task.abort()
+        self.last_lie_up = False
+        self.leave_now()
+
+    def relocate(self, away_from: np.ndarray, radius_km: float) -> None:
+        """Move to the cave it believes safest outside a struck or swept area (displacement, S23)."""
+        model = self.model
+        t = model.time
+        caves = model.caves_xy
+        far = np.hypot(*(caves - away_from).T) > radius_km
+        near = np.hypot(*(caves - self.position(t)).T) <= model.params.home_range_km
+        cand = np.flatnonzero(far & near)
+        if not len(cand):
+            cand = np.flatnonzero(far)
+        if not len(cand):
+            return
+        threat = self.memory.threat(caves[cand], t)
+        dist = np.hypot(*(caves[cand] - self.position(t)).T)
+        self.cave = int(cand[np.argmin(threat * 10.0 + dist / 10.0)])
+        if self.task is not None:
+            self.task.abort()
+        self.leave_now()
+        model.recorder.displacements += 1
+
+    def _cancel_trip_events(self) -> None:
+        for e in self._trip_events:
+            e.cancel()
+        self._trip_events = []
+
+    # -- losses ---------------------------------------------------------------------------
+    def lose(self, n: int, cause: str) -> int:
+        """Remove up to n fighters (killed in air or ground action, arrested, deserted)."""
+        n = int(min(n, self.fighters))
         if n <= 0:
             return 0
-        self.fighters[s] -= n
-        self.heat[s] = min(1.0, self.heat[s] + self.p.heat_per_loss * n)
-        if self.fighters[s] <= 0:
-            self.active[s] = False
-            self.cells.pop(s).remove()
-            self.model.intel.forget(s)
+        model = self.model
+        self.fighters -= n
+        self.losses += n
+        self.heat = min(1.0, self.heat + model.params.heat_per_loss * n)
+        model.recorder.loss(n, cause)
+        if self.fighters <= 0:
+            self.dissolve()
         return n
 
-    def add_fighters(self, n: int, near_xy: np.ndarray | None = None) -> None:
-        """Recruits or inflow join the nearest cell with room, or found a new one."""
-        if n <= 0:
-            return
-        act = np.flatnonzero(self.active & (self.fighters < self.p.max_cell_size))
-        if len(act) and near_xy is not None:
-            d = np.hypot(*(self.xy[act] - near_xy).T)
-            s = int(act[np.argmin(d)])
-        elif len(act):
-            s = int(act[self.model.streams["insurgents"].integers(len(act))])
-        else:
-            s = -1
-        if s >= 0:
-            self.fighters[s] += n
-        else:
-            ref = near_xy if near_xy is not None else self.cave_xy.mean(axis=0)
-            cave = int(np.argmin(np.hypot(*(self.cave_xy - ref).T)))
-            self.spawn(n, cave, self.p.supplies_days)
+    def dissolve(self) -> None:
+        """The last fighter is gone: the cell leaves the model (its id is never reused)."""
+        self.alive = False
+        self._cancel_trip_events()
+        if self._next_consider is not None:
+            self._next_consider.cancel()
+        if self.task is not None:
+            self.task.abort()
+        self.plan = Plan()
+        self.model.cell_by_uid.pop(self.unique_id, None)
+        self.model.command.forget(self.unique_id)
+        self.remove()
+        self.model.sensing.plans_changed()
 
-    def split_large(self) -> None:
-        """A cell grown past ``max_cell_size`` splits; the new cell takes a nearby cave."""
-        if self.active.all():
-            return  # no free slot: cells stay large rather than lose fighters
-        for s in np.flatnonzero(self.active & (self.fighters > self.p.max_cell_size)):
-            half = int(self.fighters[s] // 2)
-            self.fighters[s] -= half
-            d = np.hypot(*(self.cave_xy - self.cave_xy[self.cave[s]]).T)
-            d[self.cave[s]] = np.inf
-            cave = int(np.argmin(d))
-            self.spawn(half, cave, self.supplies[s])
+    # -- learning -------------------------------------------------------------------------
+    def remember(self, xy: np.ndarray, t: float, weight: float, kind: int) -> None:
+        """Add what the cell saw or heard to its memory (unless learning is switched off)."""
+        if self.model.on("insurgent_learning"):
+            self.memory.add(xy, t, weight, kind)
 
-    @property
-    def total_fighters(self) -> int:
-        return int(self.fighters[self.active].sum())
-
-    # -- per day -------------------------------------------------------------------------
-    def new_day(self) -> None:
-        """Consume supplies, let heat decay."""
-        a = self.active
-        self.supplies[a] -= 1.0
-        self.heat[a] *= 1.0 - self.p.heat_decay_per_day
-        starving = a & (self.supplies < -10)
-        for s in np.flatnonzero(starving):  # a cell cut off from supplies loses a fighter
-            self.lose(int(s), 1)
-            self.supplies[s] = 0.0
-
-    # -- per tick ------------------------------------------------------------------------
-    def step(self) -> None:
-        """Decide (rarely), move, act."""
-        model = self.model
-        clock = model.clock
-        p = self.p
-        rng = model.streams["insurgents"]
-        idle = self.active & (self.mode == HIDE)
-        can_move = self._may_move(clock.phase)
-        # Resupply is a need, not an option (S15).
-        need = idle & (self.supplies < 3.0) & can_move
-        for s in np.flatnonzero(need):
-            self._set_out(int(s), RESUPPLY, model.market_xy, aux=-1, wait_h=3.0)
-        idle &= ~need
-        p_consider = 1.0 - math.exp(-p.action_rate_per_day * p.tick_hours / 24.0)
-        # Hot cells lie low: the hotter, the rarer they consider an operation (S13; a lull after
-        # clearing ops and strikes, diyaruna Dec 2019).
-        considering = idle & can_move & (rng.random(CAPACITY) < p_consider * (1.0 - self.heat))
-        if considering.any():
-            model.insurgent_agents(considering).shuffle_do("decide")
-        self._move()
-        for s in np.flatnonzero(self.active & (self.mode == ACT)):
-            model.resolve_action(int(s))
-        self._sync_cells()
-
-    def _may_move(self, phase: int) -> np.ndarray:
-        """Cells with low heat move any time; hot cells only at night and dusk (S14)."""
-        if phase in (NIGHT, DUSK):
-            return np.ones(CAPACITY, dtype=bool)
-        return self.heat < self.p.day_move_heat
-
-    def _set_out(self, s: int, action: int, target: np.ndarray, aux: int, wait_h: float) -> None:
-        self.mode[s] = TRAVEL
-        self.action[s] = action
-        self.target[s] = target
-        self.target_aux[s] = aux
-        self.wait_until[s] = wait_h  # hours to wait at the target; made absolute on arrival
-
-    def _move(self) -> None:
-        moving = self.active & ((self.mode == TRAVEL) | (self.mode == RETURN))
-        clock = self.model.clock
-        if clock.phase in (DAY, DAWN):
-            # Hot cells lie up in cover by day and move on at dusk (S14: daylight roaming only
-            # while perceived risk is low).
-            # ... or close to a post, or on ground a patrol covered in the last day.
-            ix, iy = self.model.cells_of(self.xy[:, 0], self.xy[:, 1])
-            watched = self.model.posture.post_near[ix, iy] | (
-                self.model.forces.last_visit_h[ix, iy] >= clock.hours - 24.0)
-            self.lying_up = moving & ((self.heat >= self.p.day_move_heat) | watched)
-            moving &= ~self.lying_up
-        else:
-            self.lying_up[:] = False
-        if not moving.any():
-            return
-        step_km = self.p.fighter_speed_kmh * self.p.tick_hours
-        idx = np.flatnonzero(moving)
-        dest = np.where((self.mode[idx] == TRAVEL)[:, None], self.target[idx],
-                        self.cave_xy[self.cave[idx]])
-        delta = dest - self.xy[idx]
-        dist = np.hypot(delta[:, 0], delta[:, 1])
-        arrive = dist <= step_km
-        frac = np.where(arrive, 1.0, step_km / np.maximum(dist, 1e-9))
-        self.xy[idx] = self.xy[idx] + delta * frac[:, None]
-        if clock.phase in (DAY, DAWN):
-            self.day_moves += len(idx)
-        else:
-            self.night_moves += len(idx)
-        for s in idx[arrive]:
-            if self.mode[s] == TRAVEL:
-                self.mode[s] = ACT
-                self.wait_until[s] = clock.hours + self.wait_until[s]
-            else:
-                self.mode[s] = HIDE
-                self.action[s] = NOTHING
-
-    def go_home(self, s: int) -> None:
-        """Head back to the hideout; the action label stays until arrival (a cell coming back
-        from market still travels as civilians)."""
-        self.mode[s] = RETURN
-
-    def relocate(self, s: int, away_from: np.ndarray, radius_km: float) -> None:
-        """Move to the nearest cave outside a struck or cleared area (displacement, S23)."""
-        d_area = np.hypot(*(self.cave_xy - away_from).T)
-        d_here = np.hypot(*(self.cave_xy - self.xy[s]).T)
-        d_here[d_area <= radius_km] = np.inf
-        if np.isfinite(d_here).any():
-            self.cave[s] = int(np.argmin(d_here))
-        self.mode[s] = RETURN
-        self.action[s] = RELOCATE
-
-    def exposed(self) -> np.ndarray:
-        """Cells outside their caves (travelling, acting or returning)."""
-        return self.active & (self.mode != HIDE)
-
-    def _sync_cells(self) -> None:
-        """Move the Mesa agents of cells that changed grid cell this tick (vectorised check)."""
-        model = self.model
-        act = np.flatnonzero(self.active)
-        ix, iy = model.cells_of(self.xy[act, 0], self.xy[act, 1])
-        for j in np.flatnonzero((ix != self.cix[act]) | (iy != self.ciy[act])):
-            s = int(act[j])
-            cell = (int(ix[j]), int(iy[j]))
-            self.cells[s].cell = model.grid[cell]
-            self.cix[s], self.ciy[s] = cell
-
-    # -- decisions -----------------------------------------------------------------------
-    def decide(self, s: int) -> None:
-        """Pick the best option by payoff against perceived risk, or keep hiding."""
-        model = self.model
-        p = self.p
-        rng = model.streams["insurgents"]
-        home = self.cave_xy[self.cave[s]]
-        options: list[tuple[float, int, np.ndarray, int, float]] = []
-        for action, target, aux, value, wait_h in model.candidate_targets(s, home, rng):
-            risk = model.perceived_risk(target, action)
-            p_capture = 1.0 - math.exp(-p.capture_k * risk)
-            utility = value - p.risk_aversion * (0.5 + self.heat[s]) * p_capture * 6.0
-            options.append((utility + rng.gumbel(0, 0.5), action, target, aux, wait_h))
-        if not options:
-            return
-        best = max(options, key=lambda o: o[0])
-        if best[0] <= 0:
-            return
-        self._set_out(s, best[1], best[2], best[3], best[4])
+    def seen(self, by_xy: np.ndarray, t: float) -> None:
+        """The cell knows it was seen: heat rises and the place of the watcher is remembered."""
+        self.heat = min(1.0, self.heat + self.model.params.heat_per_sighting)
+        self.remember(by_xy, t, 1.0, TRANSIENT)
 
 
-def kidnap_candidates(model: SecurityGapModel, home: np.ndarray, radius_km: float,
-                      rng: np.random.Generator, k: int = 8) -> list[int]:
-    """Villager parties whose work sites are within reach and where no force can respond in time
-    (seed 003: hunters kidnapped where no force is present)."""
+# ------------------------------------------------------------------------------ population
+def spawn_initial(model: SecurityGapModel) -> None:
+    """The initial cells: ``n_fighters`` split into cells of about ``cell_size`` in caves that favour
+    the gap and good cover (S16), each knowing the standing posts of its home range."""
+    p = model.params
+    rnd = model.rand
+    terrain = model.terrain
+    c = terrain.caves
+    weights = 1.0 + 2.0 * terrain.layers["gap"][c[:, 0], c[:, 1]] + terrain.layers["cover"][c[:, 0], c[:, 1]]
+    total = p.n_fighters
+    i = 0
+    while total > 0:
+        size = int(min(total, max(2, rnd.poisson("init", p.cell_size, entity_key("cell_size"), i))))
+        cave = rnd.choice("init", weights, entity_key("cell_cave"), i)
+        low = min(5.0, p.supplies_days)
+        supplies = low + (p.supplies_days - low) * rnd.uniform("init", entity_key("cell_supplies"), i)
+        cell = InsurgentCell(model, entity_key("cell", i), size, cave, supplies, p.cash_start)
+        seed_memory(model, cell)
+        total -= size
+        i += 1
+
+
+def seed_memory(model: SecurityGapModel, cell: InsurgentCell) -> None:
+    """What a cell knows when it comes into being: standing posts in its home range that it has
+    seen over the years (``prior_post_knowledge``), nothing of patrol habits or new postures."""
+    post = model.posture
+    if not len(post.post_xy_km):
+        return
+    near = np.hypot(*(post.post_xy_km - cell.home_xy).T) <= model.params.home_range_km
+    known = model.rand.uniform("init", cell.key, post.post_key) < model.params.prior_post_knowledge
+    for xy in post.post_xy_km[near & known]:
+        cell.memory.add(xy, model.time, 1.0, POST)
+
+
+def add_fighters(model: SecurityGapModel, n: int, near_xy: np.ndarray, key: int) -> None:
+    """Recruits or newcomers join the nearest cell with room, or found a new one at the nearest cave."""
+    if n <= 0:
+        return
+    p = model.params
+    cells = [c for c in model.cells() if c.fighters < p.max_cell_size]
+    if cells:
+        d = [float(np.hypot(*(c.home_xy - near_xy))) for c in cells]
+        cells[int(np.argmin(d))].fighters += n
+        return
+    cave = int(np.argmin(np.hypot(*(model.caves_xy - near_xy).T)))
+    cell = InsurgentCell(model, key, n, cave, p.supplies_days, p.cash_start)
+    seed_memory(model, cell)
+
+
+def split_large(model: SecurityGapModel) -> None:
+    """A cell grown past ``max_cell_size`` splits; the new cell takes the nearest other cave and
+    starts with a copy of the parent's memory."""
+    p = model.params
+    for cell in list(model.cells()):
+        if cell.fighters <= p.max_cell_size or cell.busy:
+            continue
+        half = cell.fighters // 2
+        cell.fighters -= half
+        d = np.hypot(*(model.caves_xy - cell.home_xy).T)
+        d[cell.cave] = np.inf
+        cell.splits += 1
+        child = InsurgentCell(model, entity_key(cell.key, "split", cell.splits), half, int(np.argmin(d)),
+                              cell.supplies, 0.5 * cell.cash)
+        cell.cash *= 0.5
+        child.memory.evidence[:] = cell.memory.evidence
+        child.memory.stamp[:] = cell.memory.stamp
+        child.heat = cell.heat
+
+
+def network_reports(model: SecurityGapModel, day: int) -> None:
+    """Supporters tell the cells of the patrols they saw near their village that day (S12: "Those
+    Daesh guys have strong intelligence"); each cell in range hears with ``network_report_rate``."""
+    p = model.params
+    if not model.on("insurgent_learning") or p.network_report_rate <= 0:
+        return
     v = model.villagers
-    roles = v.role == SHEPHERD
-    if model.clock.truffle_season:
-        roles |= v.role == TRUFFLE
-    roles &= v.goes_today
-    d = np.hypot(v.work_xy[:, 0] - home[0], v.work_xy[:, 1] - home[1])
-    cand = np.flatnonzero(roles & (d <= radius_km))
-    if not len(cand):
-        return []
-    ix, iy = model.terrain.to_cell(v.work_xy[cand, 0], v.work_xy[cand, 1])
-    resp = model.posture.response_h[ix, iy]
-    cand = cand[resp >= model.params.kidnap_window_h]
-    if len(cand) > k:
-        cand = rng.choice(cand, k, replace=False)
-    return [int(c) for c in cand]
+    villages = np.unique(v.home[v.supporter])
+    if not len(villages):
+        return
+    pos, times = model.forces.day_track(day)
+    if not len(pos):
+        return
+    cells = model.cells()
+    for sid in villages.tolist():
+        sxy = model.settlement_xy[sid]
+        near = np.hypot(*(pos - sxy).T) <= p.contact_km
+        if not near.any():
+            continue
+        seen_xy, seen_t = pos[near], times[near]
+        for cell in cells:
+            if float(np.hypot(*(cell.home_xy - sxy))) > p.home_range_km:
+                continue
+            if model.rand.uniform("social", cell.key, day, sid, 5) < p.network_report_rate:
+                cell.memory.add(seen_xy[::8], float(seen_t[-1]), 1.0, PATROL)
+
+
+def daily_upkeep(model: SecurityGapModel, day: int) -> None:
+    """Supplies are eaten, heat fades, and fighters without supplies drift away."""
+    p = model.params
+    for cell in list(model.cells()):
+        cell.supplies -= 1.0
+        cell.heat *= 1.0 - p.heat_decay_per_day
+        if cell.supplies <= 0 and cell.fighters:
+            gone = model.rand.binomial("social", cell.fighters, p.desertion_per_day, cell.key, day, 7)
+            if gone:
+                cell.lose(gone, "deserted")
+

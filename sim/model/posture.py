@@ -1,64 +1,86 @@
-"""Force posture: who holds which cells, where posts and patrol routes are, how fast help arrives.
+"""Force posture: who holds which ground, where posts, bases and patrol routes are.
 
-Why a separate, cached module: everything here is a pure function of the terrain, the posture
-(which force holds ridge, gap and plain) and the coordination level. It is computed with numpy and
-scipy.ndimage distance transforms once per process and configuration, and reused by every
-replicate and by every posture change inside a run (the 2017 withdrawal switches between two
-cached postures).
+Why a separate module: the posture is what a scenario or a timeline event *decides* (the October
+2017 withdrawal, a joint garrison in the gap), and everything here is a pure function of the terrain,
+the holders of each zone and the coordination level. It says where the forces are, never how fast
+help arrives or how dangerous a place is: those follow from what the units do (quick-reaction units
+travel, patrols walk their routes) and from what insurgents have seen.
+
+A small per-process cache keyed by the terrain's content key, the holders, the level and the
+parameters it depends on lets every replicate (and the withdrawal event inside a run) reuse a
+posture; the cached object is immutable.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import ndimage
 
-from sim.model.params import FORCES, ModelParams, at_level
+from sim.model.params import ModelParams, at_level
+from sim.rng import entity_key
 
 if TYPE_CHECKING:
     from sim.terrain.builder import Terrain
 
 PESH, IA, PMF, JOINT = range(4)
 NONE = -1
-#: terrain zone codes (sim.terrain.builder.Zone)
+#: terrain zone codes (sim.terrain.layers.Zone)
 Z_GAP, Z_RIDGE, Z_PLAIN, Z_CAMP = 0, 1, 2, 3
 ZONE_NAMES = ("GAP", "RIDGE", "PLAIN", "CAMP")
 
-#: Distance to a post within which insurgents do not move by day [EST].
-NEAR_POST_KM = 1.0
-
-#: Response time meaning "no force can come" (hours).
-NEVER_H = 1e6
+_CACHE_SIZE = 16
+#: Spacing of a route's position table (km); far below a grid cell.
+TABLE_KM = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Route:
-    """An ordered chain of cells a patrol walks back and forth along."""
+    """A polyline (km) a patrol walks or drives back and forth along.
+
+    Attributes:
+        force: force index; kind: ``foot``, ``vehicle`` or ``gap``; name: stable label (entity keys).
+        xy: (n, 2) km vertices; cum: (n,) cumulative length km; length_km: total length.
+    """
 
     force: int
-    kind: str  # "foot" | "vehicle" | "gap"
-    cells: np.ndarray  # (k, 2) int
+    kind: str
+    name: str
+    xy: np.ndarray
+    cum: np.ndarray
+    length_km: float
+
+    table: np.ndarray  # (m, 2) points every TABLE_KM along the route (fast lookups)
+
+    @classmethod
+    def from_points(cls, force: int, kind: str, name: str, xy: np.ndarray) -> Route:
+        seg = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        s = np.arange(0.0, cum[-1] + TABLE_KM, TABLE_KM)
+        table = np.column_stack([np.interp(s, cum, xy[:, 0]), np.interp(s, cum, xy[:, 1])])
+        return cls(force, kind, name, xy, cum, float(cum[-1]), table)
+
+    def at_arc(self, s_km: np.ndarray) -> np.ndarray:
+        """Points at arc lengths (to within TABLE_KM; clipped to the route)."""
+        j = np.clip(np.rint(np.asarray(s_km) * (1.0 / TABLE_KM)).astype(np.int64), 0, len(self.table) - 1)
+        return self.table[j]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Posture:
-    """Static security picture for one (terrain, posture, coordination) combination.
+    """Static security picture for one (terrain, holders, coordination level) combination.
 
     Attributes:
         holders: force index holding ridge, gap, plain and the PMF sector (-1: nobody).
+        level: coordination level (0..4).
         holder: (W, H) int8, force index holding each cell, -1 where nobody does.
-        post_xy_km: (P, 2) post positions; post_force: (P,) force; post_range_gain: (P,) multiplier
-            of detection range from elevation; post_thermal: (P,) bool.
-        post_cover: (W, H) bool, within daylight detection range of a post.
-        post_near: (W, H) bool, within ``NEAR_POST_KM`` of a post (where nobody moves by day
-            unseen).
-        response_h: (W, H) float32, hours until a quick-reaction force can be on site.
-        routes: patrol routes per force.
-        gap_route: a route along the middle of the gap band (None without a gap).
-        fake_cp_cells: (k, 2) road cells in or beside the gap, far from posts (fake-checkpoint sites).
+        post_xy_km: (P, 2) posts and checkpoints; post_force: (P,); post_thermal: (P,) bool;
+            post_gain: (P,) detection-range multiplier from elevation; post_base: (P,) bool, hosts a
+            quick-reaction unit and the force's informant handlers; post_key: (P,) uint64 entity keys.
+        routes: patrol routes (regular ones first, then the gap route when there is a gap).
     """
 
     holders: tuple[int, int, int, int]
@@ -66,22 +88,23 @@ class Posture:
     holder: np.ndarray
     post_xy_km: np.ndarray
     post_force: np.ndarray
-    post_range_gain: np.ndarray
     post_thermal: np.ndarray
-    post_cover: np.ndarray
-    post_near: np.ndarray
-    response_h: np.ndarray
+    post_gain: np.ndarray
+    post_base: np.ndarray
+    post_key: np.ndarray
     routes: tuple[Route, ...]
     gap_route: Route | None
-    fake_cp_cells: np.ndarray
 
-    def holder_at(self, ix: np.ndarray | int, iy: np.ndarray | int) -> np.ndarray | int:
-        """Force index holding the given cells (-1 for none)."""
-        return self.holder[ix, iy]
+    @property
+    def bases(self) -> np.ndarray:
+        """Indices of the posts that host a quick-reaction unit and handlers."""
+        return np.flatnonzero(self.post_base)
 
 
 def force_index(name: str) -> int:
     """Force name -> index, 'none' -> -1."""
+    from sim.model.params import FORCES
+
     return NONE if name == "none" else FORCES.index(name)
 
 
@@ -90,183 +113,135 @@ def posture_key(posture: dict[str, str]) -> tuple[int, int, int, int]:
     return tuple(force_index(posture[z]) for z in ("ridge", "gap", "plain", "pmf_sector"))  # type: ignore[return-value]
 
 
-def build_posture(
-    terrain: Terrain, holders: tuple[int, int, int, int], level: float, params: ModelParams
-) -> Posture:
-    """Compute the posture (see the class docstring); cached through ``get_posture``."""
-    key = (id(terrain), holders, float(level), _posture_params(params))
-    hit = _CACHE.get(key)
-    if hit is None or hit[0] is not terrain:
-        if len(_CACHE) > 32:
-            _CACHE.clear()
-        hit = (terrain, _build(terrain, holders, float(level), key[3]))
-        _CACHE[key] = hit
-    return hit[1]
+_CACHE: OrderedDict[tuple, Posture] = OrderedDict()
 
 
-#: Per-process cache: (id(terrain), holders, level, params) -> (terrain, posture). The terrain is
-#: kept in the value so its id cannot be reused while the entry lives.
-_CACHE: dict[tuple, tuple[object, Posture]] = {}
+def _posture_params(params: ModelParams) -> tuple:
+    """The parameters a posture depends on, as a hashable tuple (part of the cache key)."""
+    return (params.pesh_post_spacing_km, params.checkpoint_spacing_km, params.garrison_spacing_km,
+            params.elevation_bonus_per_100m, params.qrf_base_spacing_km, tuple(params.gap_garrison))
 
 
-def _posture_params(params: ModelParams) -> tuple[float, ...]:
-    """The parameters the posture depends on, as a hashable tuple (the cache key)."""
-    return (
-        params.pesh_post_spacing_km,
-        params.checkpoint_spacing_km,
-        params.garrison_spacing_km,
-        params.detect_range_day_km,
-        params.elevation_bonus_per_100m,
-        params.mobilise_h_pesh,
-        params.mobilise_h_ia,
-        params.mobilise_h_pmf,
-        params.qrf_speed_kmh,
-        tuple(params.gap_entry_delay_h),
-        tuple(params.gap_garrison),
-    )
+def build_posture(terrain: Terrain, holders: tuple[int, int, int, int], level: float,
+                  params: ModelParams) -> Posture:
+    """The posture for a terrain, holders and level (cached by content, see the module docstring)."""
+    key = (terrain.key, terrain.gap_width_km, holders, float(level), _posture_params(params))
+    hit = _CACHE.get(key) if terrain.key else None
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    posture = _build(terrain, holders, float(level), params)
+    if terrain.key:
+        _CACHE[key] = posture
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return posture
 
 
-def _build(
-    terrain: Terrain, holders: tuple[int, int, int, int], level: float, pp: tuple
-) -> Posture:
-    (pesh_spacing, cp_spacing, garrison_spacing, range_day, elev_bonus, mob_pesh, mob_ia, mob_pmf,
-     qrf_speed, gap_delays, garrison_levels) = pp
+def _build(terrain: Terrain, holders: tuple[int, int, int, int], level: float,
+           params: ModelParams) -> Posture:
     zone = terrain.layers["zone"]
-    pmf_sector = terrain.layers["pmf_sector"]
     ridge_h, gap_h, plain_h, pmf_h = holders
-
     holder = np.full(zone.shape, NONE, dtype=np.int8)
     holder[zone == Z_RIDGE] = ridge_h
     holder[zone == Z_GAP] = gap_h
     plain = (zone == Z_PLAIN) | (zone == Z_CAMP)
     holder[plain] = plain_h
-    holder[plain & pmf_sector] = pmf_h
+    holder[plain & terrain.layers["pmf_sector"]] = pmf_h
 
-    cell_km = terrain.cell_km
-    posts_xy: list[np.ndarray] = []
-    posts_force: list[np.ndarray] = []
-    posts_thermal: list[np.ndarray] = []
+    posts: list[tuple[np.ndarray, int, bool, bool]] = []  # (xy, force, thermal, town)
 
-    def add_posts(xy: np.ndarray, force: int, thermal: bool) -> None:
-        if len(xy) and force != NONE:
-            posts_xy.append(xy)
-            posts_force.append(np.full(len(xy), force, dtype=np.int8))
-            posts_thermal.append(np.full(len(xy), thermal, dtype=bool))
+    def add(xy: np.ndarray, force: int, thermal: bool, town: bool = False) -> None:
+        if force != NONE:
+            for pt in np.atleast_2d(xy):
+                posts.append((np.asarray(pt, dtype=float), force, thermal, town))
 
     # Ridge holder: elevated posts along the Peshmerga line (thermal optics, rudaw 201220191).
-    line = _clip_polyline(np.asarray(terrain.pesh_line_km, dtype=float), terrain)
-    add_posts(_points_along(line, pesh_spacing), ridge_h, True)
-
-    # Plain and PMF-sector holders: checkpoints along roads in their cells, plus the market town.
+    line = _densify(np.asarray(terrain.pesh_line_km, dtype=float), terrain)
+    add(_points_along(line, params.pesh_post_spacing_km), ridge_h, True)
+    # Plain and PMF-sector holders: checkpoints along the roads they hold, and the towns.
     for road in terrain.roads:
         cells = np.asarray(road.cells)
         if len(cells) == 0:
             continue
         h = holder[cells[:, 0], cells[:, 1]]
-        for force in {int(x) for x in np.unique(h)} - {NONE}:
-            if force == ridge_h and force != plain_h and force != pmf_h:
-                continue  # the ridge pass road is covered by the line posts
+        for force in sorted({int(x) for x in np.unique(h)} - {NONE}):
+            if force == ridge_h and force not in (plain_h, pmf_h):
+                continue  # the ridge pass road is watched from the line posts
             sel = cells[h == force]
             xy = np.column_stack(terrain.to_km(sel[:, 0], sel[:, 1]))
-            add_posts(_points_along(xy, cp_spacing, ordered=True), force, False)
+            add(_points_along(xy, params.checkpoint_spacing_km), force, False)
     for s in terrain.settlements:
         if s.kind == "town":
-            add_posts(np.array([[s.x_km, s.y_km]]), int(holder[s.ix, s.iy]), False)
+            add(np.array([s.x_km, s.y_km]), int(holder[s.ix, s.iy]), False, town=True)
+    # Gap holder (pre-2017 Peshmerga, Peshmerga return) or the joint garrison (joint brigades).
+    mid = gap_midline(terrain)
+    garrison = at_level(list(params.gap_garrison), level) >= 0.5
+    if mid is not None:
+        if gap_h != NONE:
+            add(_points_along(mid, params.garrison_spacing_km), gap_h, gap_h in (PESH, JOINT))
+        elif garrison:
+            add(_points_along(mid, params.garrison_spacing_km), JOINT, True)
 
-    # Gap holder (pre-2017 Peshmerga, joint brigades): posts along the middle of the gap.
-    mid = _gap_midline(terrain)
-    garrison = at_level(list(garrison_levels), level) >= 0.5
-    if gap_h != NONE and mid is not None:
-        add_posts(_points_along(mid, garrison_spacing), gap_h, gap_h in (PESH, JOINT))
-    elif garrison and mid is not None:
-        add_posts(_points_along(mid, garrison_spacing), JOINT, True)
-
-    if posts_xy:
-        post_xy = np.vstack(posts_xy)
-        post_force = np.concatenate(posts_force)
-        post_thermal = np.concatenate(posts_thermal)
-    else:
-        post_xy = np.zeros((0, 2))
-        post_force = np.zeros(0, dtype=np.int8)
-        post_thermal = np.zeros(0, dtype=bool)
-
+    n = len(posts)
+    post_xy = np.array([q[0] for q in posts]).reshape(n, 2)
+    post_force = np.array([q[1] for q in posts], dtype=np.int8)
+    post_thermal = np.array([q[2] for q in posts], dtype=bool)
+    town = np.array([q[3] for q in posts], dtype=bool)
     elev = terrain.layers["elevation_m"]
-    pix, piy = terrain.to_cell(post_xy[:, 0], post_xy[:, 1]) if len(post_xy) else ([], [])
-    pix = np.asarray(pix, dtype=int)
-    piy = np.asarray(piy, dtype=int)
-    base_elev = float(np.percentile(elev, 20))
-    height = elev[pix, piy] - base_elev if len(pix) else np.zeros(0)
-    post_gain = 1.0 + elev_bonus * np.clip(height, 0, None) / 100.0
-
-    post_cover = np.zeros(zone.shape, dtype=bool)
-    post_near = np.zeros(zone.shape, dtype=bool)
-    if len(pix):
-        post_cover[pix, piy] = True
-        dist = ndimage.distance_transform_edt(~post_cover) * cell_km
-        post_cover = dist <= range_day
-        post_near = dist <= NEAR_POST_KM
-
-    response = _response_field(terrain, holder, pix, piy, post_force, holders, level,
-                               (mob_pesh, mob_ia, mob_pmf, min(mob_pesh, mob_ia)), qrf_speed,
-                               list(gap_delays))
-
+    if n:
+        pix, piy = terrain.to_cell(post_xy[:, 0], post_xy[:, 1])
+        pix, piy = np.atleast_1d(pix), np.atleast_1d(piy)
+        height = elev[pix, piy] - float(np.percentile(elev, 20))
+        gain = 1.0 + params.elevation_bonus_per_100m * np.clip(height, 0, None) / 100.0
+        keys = np.array([entity_key("post", int(f), int(a), int(b))
+                         for f, a, b in zip(post_force, pix, piy, strict=True)], dtype=np.uint64)
+    else:
+        gain = np.zeros(0)
+        keys = np.zeros(0, dtype=np.uint64)
+    base = _choose_bases(post_xy, post_force, town, params.qrf_base_spacing_km)
     routes = _routes(terrain, holder, line, holders)
     gap_route = None
     if mid is not None and len(mid) >= 2:
-        gix, giy = terrain.to_cell(mid[:, 0], mid[:, 1])
-        gap_route = Route(JOINT if gap_h in (NONE, JOINT) else gap_h, "gap",
-                          _dedupe(np.column_stack([gix, giy])))
-
-    fake_cp = _fake_checkpoint_cells(terrain, post_cover)
-    return Posture(holders, level, holder, post_xy, post_force, post_gain, post_thermal,
-                   post_cover, post_near, response, tuple(routes), gap_route, fake_cp)
+        gap_route = Route.from_points(JOINT if gap_h in (NONE, JOINT) else gap_h, "gap", "gap_midline", mid)
+    return Posture(holders, level, holder, post_xy, post_force, post_thermal, gain, base, keys,
+                   tuple(routes), gap_route)
 
 
-def _response_field(terrain, holder, pix, piy, post_force, holders, level, mobilise, speed,
-                    gap_delays) -> np.ndarray:
-    """Hours until a quick-reaction force of the holding force (or, in an unheld gap, the nearest
-    force allowed in) reaches each cell: mobilisation + distance from its nearest post / speed."""
-    cell_km = terrain.cell_km
-    response = np.full(holder.shape, NEVER_H, dtype=np.float32)
-    per_force: dict[int, np.ndarray] = {}
-    for force in range(len(FORCES)):
-        mask = np.zeros(holder.shape, dtype=bool)
-        sel = post_force == force
-        if not sel.any():
-            continue
-        mask[pix[sel], piy[sel]] = True
-        dist_km = ndimage.distance_transform_edt(~mask) * cell_km
-        per_force[force] = (mobilise[force] + dist_km / speed).astype(np.float32)
-    for force, field_h in per_force.items():
-        own = holder == force
-        response[own] = np.minimum(response[own], field_h[own])
-    gap_unheld = (terrain.layers["zone"] == Z_GAP) & (holder == NONE)
-    if gap_unheld.any() and per_force:
-        nearest = np.minimum.reduce([f for f in per_force.values()])
-        delay = at_level(gap_delays, level)
-        response[gap_unheld] = nearest[gap_unheld] + delay
-    # The camp has its own security force (kirkuknow 61365).
-    camp = terrain.layers["zone"] == Z_CAMP
-    response[camp] = np.minimum(response[camp], 0.25)
-    return response
+def _choose_bases(xy: np.ndarray, force: np.ndarray, town: np.ndarray, spacing_km: float) -> np.ndarray:
+    """Posts that host a quick-reaction unit: every town post, then greedily one post per
+    ``spacing_km`` of each force's posts (so every post has a base within about half the spacing)."""
+    base = town.copy()
+    for f in np.unique(force):
+        idx = np.flatnonzero(force == f)
+        covered = np.zeros(len(idx), dtype=bool)
+        for i in idx:
+            if base[i]:
+                covered |= np.hypot(*(xy[idx] - xy[i]).T) <= spacing_km / 2
+        for j, i in enumerate(idx):
+            if not covered[j]:
+                base[i] = True
+                covered |= np.hypot(*(xy[idx] - xy[i]).T) <= spacing_km / 2
+    return base
 
 
-def _routes(terrain, holder, line, holders) -> list[Route]:
-    """Patrol routes: foot patrols along the ridge line; vehicle patrols on roads each force holds."""
+def _routes(terrain: Terrain, holder: np.ndarray, line: np.ndarray,
+            holders: tuple[int, int, int, int]) -> list[Route]:
+    """Foot patrols along the ridge line; vehicle patrols on each stretch of road a force holds."""
     routes: list[Route] = []
     ridge_h = holders[0]
     if ridge_h != NONE and len(line) >= 2:
-        lx, ly = terrain.to_cell(line[:, 0], line[:, 1])
-        routes.append(Route(ridge_h, "foot", _dedupe(np.column_stack([lx, ly]))))
+        routes.append(Route.from_points(ridge_h, "foot", "pesh_line", line))
     for road in terrain.roads:
         cells = np.asarray(road.cells)
         if len(cells) < 4:
             continue
         h = holder[cells[:, 0], cells[:, 1]]
-        for force in {int(x) for x in np.unique(h)} - {NONE}:
-            for seg in _runs(h == force):
-                if seg[1] - seg[0] >= 8:
-                    routes.append(Route(force, "vehicle", cells[seg[0]:seg[1]]))
+        for force in sorted({int(x) for x in np.unique(h)} - {NONE}):
+            for k, (a, b) in enumerate(_runs(h == force)):
+                if b - a >= 8:
+                    xy = np.column_stack(terrain.to_km(cells[a:b, 0], cells[a:b, 1]))
+                    routes.append(Route.from_points(force, "vehicle", f"{road.name}:{force}:{k}", xy))
     return routes
 
 
@@ -277,18 +252,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def _fake_checkpoint_cells(terrain, post_cover) -> np.ndarray:
-    """Road cells in the gap or within 1 km of it and out of sight of every post."""
-    road = terrain.layers["road"]
-    near_gap = terrain.layers["zone"] == Z_GAP
-    if near_gap.any():
-        dist = ndimage.distance_transform_edt(~near_gap) * terrain.cell_km
-        near_gap = dist <= 1.0
-    ok = road & near_gap & ~post_cover
-    return np.argwhere(ok)
-
-
-def _gap_midline(terrain) -> np.ndarray | None:
+def gap_midline(terrain: Terrain) -> np.ndarray | None:
     """Points (km) along the middle of the gap band, ordered along the band's long axis."""
     if terrain.gap_width_km <= 0:
         return None
@@ -304,7 +268,7 @@ def _gap_midline(terrain) -> np.ndarray | None:
     return xy[np.argsort(centred @ axis)]
 
 
-def _clip_polyline(line: np.ndarray, terrain) -> np.ndarray:
+def _densify(line: np.ndarray, terrain: Terrain) -> np.ndarray:
     """Densify a polyline (every 0.25 cell) and keep the points inside the extent."""
     if len(line) < 2:
         return line
@@ -320,7 +284,7 @@ def _clip_polyline(line: np.ndarray, terrain) -> np.ndarray:
     return dense[inside]
 
 
-def _points_along(xy: np.ndarray, spacing_km: float, ordered: bool = True) -> np.ndarray:
+def _points_along(xy: np.ndarray, spacing_km: float) -> np.ndarray:
     """Points every ``spacing_km`` along an ordered point chain (by cumulative length)."""
     if len(xy) == 0:
         return np.zeros((0, 2))
@@ -334,11 +298,3 @@ def _points_along(xy: np.ndarray, spacing_km: float, ordered: bool = True) -> np
     targets = np.arange(spacing_km / 2, s[-1], spacing_km)
     idx = np.clip(np.searchsorted(s, targets), 0, len(xy) - 1)
     return xy[idx]
-
-
-def _dedupe(cells: np.ndarray) -> np.ndarray:
-    """Drop consecutive duplicate cells from a chain."""
-    if len(cells) < 2:
-        return cells.astype(int)
-    keep = np.concatenate([[True], np.any(np.diff(cells, axis=0) != 0, axis=1)])
-    return cells[keep].astype(int)

@@ -1,111 +1,104 @@
-"""Observation: the incident log, daily time series and the per-replicate outcome row.
+"""Observation: counters, the daily time series and the per-replicate outcome row.
 
-Why not Mesa's DataCollector: it keeps everything in memory as Python objects and runs agent
-reporters over every agent each step. Here counters are plain integers updated when something
-happens, the daily series are preallocated numpy columns, and incidents are appended as they
-occur; ``runs.parquet`` counts are computed from the same incident log, so they always agree.
+Why not Mesa's DataCollector: it keeps everything as Python objects and runs agent reporters over every
+agent at every step. Here counters are plain integers updated when something happens, the daily
+series are preallocated numpy columns closed at each midnight, and the per-type incident counts of
+``runs.parquet`` are computed from the incident log, so the two always agree.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.model.clock import light_at
+from sim.model.incidents import INCIDENT_TYPES, TYPE_COLUMNS
 from sim.model.params import FORCES
-from sim.model.posture import NONE, ZONE_NAMES
+from sim.model.plans import MOVE
+from sim.model.posture import ZONE_NAMES
 
 if TYPE_CHECKING:
     from sim.model.model import SecurityGapModel
 
-INCIDENT_TYPES: tuple[str, ...] = (
-    "kidnapping", "fake_checkpoint", "ambush", "arson", "extortion", "village_attack", "retribution",
-)
-#: Column name in runs.parquet for each incident type (DESIGN.md names the first four).
-TYPE_COLUMNS: dict[str, str] = {
-    "kidnapping": "kidnappings", "fake_checkpoint": "fake_checkpoints", "ambush": "ambushes",
-    "arson": "arsons", "extortion": "extortions", "village_attack": "village_attacks",
-    "retribution": "retributions",
-}
-HOLDER_NAMES = (*FORCES, "none")
+_TODAY = ("incidents", "tips", "airstrikes", "killed_air", "tips_pesh", "tips_ia", "tips_pmf",
+          "tips_joint", "inflow", "detections")
 
 
 class Recorder:
-    """Counters and logs for one replicate."""
+    """Counters and daily series for one replicate."""
 
     def __init__(self, model: SecurityGapModel) -> None:
         self.model = model
         days = model.days
-        self.inc: dict[str, list] = {k: [] for k in (
-            "t_hours", "day", "phase", "x_km", "y_km", "zone", "holder", "type", "victims",
-            "casualties", "group", "settlement", "response_h", "target_force")}
-        self.daily = {
-            "incidents": np.zeros(days, np.int32),
-            "fighters": np.zeros(days, np.int32),
-            "cells": np.zeros(days, np.int32),
-            "tips": np.zeros(days, np.int32),
-            "tips_reaching_actor": np.zeros(days, np.int32),
-            "tips_pesh": np.zeros(days, np.int32),
-            "tips_ia": np.zeros(days, np.int32),
-            "tips_pmf": np.zeros(days, np.int32),
-            "airstrikes": np.zeros(days, np.int32),
-            "killed_air": np.zeros(days, np.int32),
-            "gap_control": np.zeros(days, np.float32),
-            "links_pesh": np.zeros(days, np.int32),
-            "links_ia": np.zeros(days, np.int32),
-            "links_pmf": np.zeros(days, np.int32),
-            "trust_kurd_pesh": np.zeros(days, np.float32),
-            "trust_kurd_ia": np.zeros(days, np.float32),
-            "trust_arab_pesh": np.zeros(days, np.float32),
-            "trust_arab_ia": np.zeros(days, np.float32),
-            "heat_mean": np.zeros(days, np.float32),
-            "day_moves": np.zeros(days, np.int32),
-            "clearing_ops": np.zeros(days, np.int32),
-            "joint_ops": np.zeros(days, np.int32),
-            "night_moves": np.zeros(days, np.int32),
-        }
+        self.daily: dict[str, np.ndarray] = {
+            name: np.zeros(days, np.int32) for name in (
+                "incidents", "fighters", "cells", "tips", "tips_reaching_actor", "tips_pesh", "tips_ia",
+                "tips_pmf", "tips_joint", "airstrikes", "killed_air", "links_pesh", "links_ia",
+                "links_pmf", "links_joint", "day_moves", "night_moves", "clearing_ops", "joint_ops",
+                "inflow", "detections")}
+        for name in ("gap_control", "trust_kurd_pesh", "trust_kurd_ia", "trust_arab_pesh",
+                     "trust_arab_ia", "heat_mean"):
+            self.daily[name] = np.zeros(days, np.float32)
         for t in INCIDENT_TYPES:
             self.daily[TYPE_COLUMNS[t]] = np.zeros(days, np.int32)
-        self._today = {"incidents": 0, "tips": 0, "airstrikes": 0, "killed_air": 0,
-                       "tips_pesh": 0, "tips_ia": 0, "tips_pmf": 0}
-        self._today_types = dict.fromkeys(INCIDENT_TYPES, 0)
+        self._today: Counter[str] = Counter()
         self._actor_before = 0
-        self._moves_before = (0, 0)
-        self.tips_by_force = np.zeros(len(FORCES), np.int64)
+        self.killed: Counter[str] = Counter()
+        self.casualties_security = 0
+        self.casualties_civilian = 0
+        self.arrests = 0
+        self.clashes = 0
+        self.detections = 0
+        self.detected_by: Counter[str] = Counter()
+        self.resupply_trips = 0
+        self.displacements = 0
+        self.evasions = 0
+        self.caves_found = 0
+        self.raids = 0
+        self.pursuits = 0
+        self.recruits = 0
+        self.inflow = 0
+        self.links_cut = 0
+        self.retribution_informant = 0
+        self.trips: Counter[str] = Counter()
+        self.trips_lying_up = 0
+        self.day_moves = 0
+        self.night_moves = 0
         self.strike_xy: list[tuple[float, float, int]] = []
         self.events: list[tuple[int, str]] = []
 
-    # -- during the run -----------------------------------------------------------------
-    def incident(self, kind: str, xy, ix: int, iy: int, holder: int, victims: int, casualties: int,
-                 group: int, settlement: int, response_h: float, target_force: int) -> None:
-        m = self.model
-        clock = m.clock
-        zone = int(m.terrain.layers["zone"][ix, iy])
-        for key, value in (
-            ("t_hours", clock.hours), ("day", clock.day), ("phase", clock.phase),
-            ("x_km", float(xy[0])), ("y_km", float(xy[1])), ("zone", ZONE_NAMES[zone]),
-            ("holder", HOLDER_NAMES[holder] if holder != NONE else "none"), ("type", kind),
-            ("victims", victims), ("casualties", casualties), ("group", group),
-            ("settlement", settlement), ("response_h", min(response_h, 9999.0)),
-            ("target_force", FORCES[target_force] if target_force != NONE else ""),
-        ):
-            self.inc[key].append(value)
+    # -- during the run ---------------------------------------------------------------------
+    def incident(self, kind: str) -> None:
         self._today["incidents"] += 1
-        self._today_types[kind] += 1
+        self._today[kind] += 1
 
-    def tip(self, force: int, actor: int) -> None:
+    def tip(self, force: int) -> None:
         self._today["tips"] += 1
-        self.tips_by_force[force] += 1
-        if force < 3:
-            self._today[("tips_pesh", "tips_ia", "tips_pmf")[force]] += 1
+        self._today[f"tips_{FORCES[force].lower()}"] += 1
 
     def strike(self, xy, killed: int) -> None:
         self._today["airstrikes"] += 1
         self._today["killed_air"] += killed
         self.strike_xy.append((float(xy[0]), float(xy[1]), killed))
 
+    def loss(self, n: int, cause: str) -> None:
+        self.killed[cause] += n
+
+    def trip(self, kind: int, lie_up: bool) -> None:
+        from sim.model.operations import OPTION_NAMES
+
+        self.trips[OPTION_NAMES[kind]] += 1
+        self.trips_lying_up += int(lie_up)
+
+    def add_inflow(self, n: int) -> None:
+        self.inflow += n
+        self._today["inflow"] += n
+
     def event(self, label: str) -> None:
-        day = self.model.clock.day
+        day = self.model.calendar.day(self.model.time)
         self.events.append((day, label))
         if day < len(self.daily["incidents"]):
             if label == "joint clearing":
@@ -113,125 +106,135 @@ class Recorder:
             elif label.endswith(" clearing"):
                 self.daily["clearing_ops"][day] += 1
 
+    def hourly(self) -> None:
+        """Sample insurgent movement once an hour: moving in daylight or in the dark."""
+        t = self.model.time
+        light = bool(light_at(t))
+        for cell in self.model.cells():
+            pos = cell.plan.position(t)
+            if pos is not None and pos[1] == MOVE:
+                if light:
+                    self.day_moves += 1
+                else:
+                    self.night_moves += 1
+
     def end_of_day(self, day: int) -> None:
         """Close a day's row of the time series."""
-        if day >= len(self.daily["incidents"]):
+        if day < 0 or day >= len(self.daily["incidents"]):
             return
         m = self.model
         d = self.daily
-        for k, v in self._today.items():
-            d[k][day] = v
-            self._today[k] = 0
-        for t, v in self._today_types.items():
-            d[TYPE_COLUMNS[t]][day] = v
-            self._today_types[t] = 0
-        d["tips_reaching_actor"][day] = m.intel.tips_reaching_actor - self._actor_before
-        self._actor_before = m.intel.tips_reaching_actor
-        ins = m.insurgents
-        d["fighters"][day] = ins.total_fighters
-        d["cells"][day] = int(ins.active.sum())
-        d["heat_mean"][day] = float(ins.heat[ins.active].mean()) if ins.active.any() else 0.0
-        d["gap_control"][day] = m.forces.gap_control_share(m.clock.hours)
-        links = m.villagers.linked.sum(axis=0)
-        d["links_pesh"][day], d["links_ia"][day], d["links_pmf"][day] = (int(x) for x in links)
+        for k in _TODAY:
+            d[k][day] = self._today.get(k, 0)
+        for t in INCIDENT_TYPES:
+            d[TYPE_COLUMNS[t]][day] = self._today.get(t, 0)
+        self._today.clear()
+        d["detections"][day] = self.detections - int(d["detections"][:day].sum())
+        reach = m.command.tips_reaching_actor
+        d["tips_reaching_actor"][day] = reach - self._actor_before
+        self._actor_before = reach
+        cells = list(m.cells())
+        d["fighters"][day] = sum(c.fighters for c in cells)
+        d["cells"][day] = len(cells)
+        d["heat_mean"][day] = float(np.mean([c.heat for c in cells])) if cells else 0.0
+        d["gap_control"][day] = m.forces.mark_day(day)
+        links = m.villagers.links()
+        for f, name in enumerate(FORCES):
+            d[f"links_{name.lower()}"][day] = int(links[f])
         trust = m.villagers.mean_trust()
         d["trust_kurd_pesh"][day], d["trust_kurd_ia"][day] = trust[0, 0], trust[0, 1]
         d["trust_arab_pesh"][day], d["trust_arab_ia"][day] = trust[1, 0], trust[1, 1]
-        dm, nm = ins.day_moves, ins.night_moves
-        d["day_moves"][day] = dm - self._moves_before[0]
-        d["night_moves"][day] = nm - self._moves_before[1]
-        self._moves_before = (dm, nm)
+        d["day_moves"][day] = self.day_moves - int(d["day_moves"][:day].sum())
+        d["night_moves"][day] = self.night_moves - int(d["night_moves"][:day].sum())
 
-    def last_incident_xy(self, gap_only: bool, holder: int | None, posture) -> np.ndarray | None:
-        """Where the most recent matching incident happened (a clearing op's fallback target)."""
-        zones = self.inc["zone"]
-        holders = self.inc["holder"]
-        for i in range(len(zones) - 1, max(len(zones) - 50, -1), -1):
-            if gap_only and zones[i] != "GAP":
-                continue
-            if holder is not None and holders[i] != FORCES[holder]:
-                continue
-            return np.array([self.inc["x_km"][i], self.inc["y_km"][i]])
-        return None
-
-    # -- at the end ----------------------------------------------------------------------
-    def incidents_table(self) -> dict[str, np.ndarray]:
-        out = {}
-        for k, v in self.inc.items():
-            if k in ("zone", "holder", "type", "target_force"):
-                out[k] = np.asarray(v, dtype=object).astype(str) if v else np.zeros(0, dtype=str)
-            elif k in ("t_hours", "x_km", "y_km", "response_h"):
-                out[k] = np.asarray(v, dtype=np.float64)
-            else:
-                out[k] = np.asarray(v, dtype=np.int64)
-        out["phase"] = np.array(["night", "dawn", "day", "dusk"])[out["phase"]] if len(out["phase"]) \
-            else np.zeros(0, dtype=str)
-        return out
-
+    # -- at the end ----------------------------------------------------------------------------
     def timeseries_table(self) -> dict[str, np.ndarray]:
         m = self.model
         days = len(self.daily["incidents"])
-        dates = np.array([m.clock.date_of_day(i).isoformat() for i in range(days)])
+        dates = np.array([m.calendar.date_of_day(i).isoformat() for i in range(days)])
         return {"day": np.arange(days, dtype=np.int32), "date": dates, **self.daily}
 
     def outcomes(self) -> dict[str, Any]:
+        """One row of ``runs.parquet``."""
         m = self.model
-        types = self.inc["type"]
-        zones = self.inc["zone"]
-        row: dict[str, Any] = {"incidents": len(types)}
+        items = m.incidents.items
+        types = [i.kind for i in items]
+        row: dict[str, Any] = {"incidents": len(items)}
         for t in INCIDENT_TYPES:
             row[TYPE_COLUMNS[t]] = sum(1 for x in types if x == t)
-        for z in ZONE_NAMES:
-            row[f"incidents_{z.lower()}"] = sum(1 for x in zones if x == z)
+        for z, name in enumerate(ZONE_NAMES):
+            row[f"incidents_{name.lower()}"] = sum(1 for i in items if i.zone == z)
         terrain = m.terrain
         gap_area = float(terrain.layers["gap"].sum()) * terrain.cell_area_km2
         total_area = float(terrain.layers["gap"].size) * terrain.cell_area_km2
         gap_inc = row["incidents_gap"]
         row["gap_area_share"] = gap_area / total_area
         row["incident_density_ratio_gap"] = (
-            (gap_inc / gap_area) / max((len(types) - gap_inc) / max(total_area - gap_area, 1e-9), 1e-9)
-            if gap_area > 0 and len(types) > gap_inc else float("nan"))
-        victims = self.inc["victims"]
-        row["hostages"] = int(sum(v for v, t in zip(victims, types, strict=True)
-                                  if t in ("kidnapping", "fake_checkpoint")))
-        row["casualties_security"] = int(m.casualties_security)
-        row["casualties_civilian"] = int(m.casualties_civilian)
-        row["airstrikes"] = int(m.air.executed)
-        row["airstrikes_requested"] = int(m.air.requested)
-        row["insurgents_killed_air"] = int(m.killed["air"])
-        row["insurgents_killed_ground"] = int(m.killed["ground"])
-        row["insurgents_arrested"] = int(m.killed["arrest"])
-        row["insurgents_killed"] = int(m.killed["air"] + m.killed["ground"])
-        row["kills_per_strike"] = m.killed["air"] / m.air.executed if m.air.executed else float("nan")
+            (gap_inc / gap_area) / max((len(items) - gap_inc) / max(total_area - gap_area, 1e-9), 1e-9)
+            if gap_area > 0 and len(items) > gap_inc else math.nan)
+        row["hostages"] = int(sum(i.victims for i in items if i.kind in ("kidnapping", "fake_checkpoint")))
+        row["casualties_security"] = int(self.casualties_security)
+        row["casualties_civilian"] = int(self.casualties_civilian)
+        air = m.air
+        row["airstrikes"] = int(air.executed)
+        row["airstrikes_requested"] = int(air.requested)
+        row["insurgents_killed_air"] = int(self.killed["air"])
+        row["insurgents_killed_ground"] = int(self.killed["ground"])
+        row["insurgents_arrested"] = int(self.killed["arrest"])
+        row["insurgents_deserted"] = int(self.killed["deserted"])
+        row["insurgents_killed"] = int(self.killed["air"] + self.killed["ground"])
+        row["kills_per_strike"] = self.killed["air"] / air.executed if air.executed else math.nan
         fighters = self.daily["fighters"]
-        row["fighters_final"] = int(m.insurgents.total_fighters)
+        cells = list(m.cells())
+        row["fighters_final"] = int(sum(c.fighters for c in cells))
         row["fighters_mean"] = float(fighters.mean()) if len(fighters) else 0.0
         row["fighters_max"] = int(fighters.max()) if len(fighters) else 0
-        row["cells_final"] = int(m.insurgents.active.sum())
-        row["recruits"] = int(m.insurgents.recruits)
-        row["inflow"] = int(m.insurgents.inflow)
-        row["tips"] = int(self.tips_by_force.sum())
-        for f, name in enumerate(FORCES[:3]):
-            row[f"tips_{name.lower()}"] = int(self.tips_by_force[f])
-        row["tips_reaching_actor"] = int(m.intel.tips_reaching_actor)
-        row["tips_reaching_share"] = row["tips_reaching_actor"] / row["tips"] if row["tips"] else float("nan")
-        links = m.villagers.linked.sum(axis=0)
-        for f, name in enumerate(FORCES[:3]):
+        row["cells_final"] = len(cells)
+        row["recruits"] = int(self.recruits)
+        row["inflow"] = int(self.inflow)
+        cmd = m.command
+        row["tips"] = int(cmd.tips_received.sum())
+        for f, name in enumerate(FORCES):
+            row[f"tips_{name.lower()}"] = int(cmd.tips_received[f])
+        row["tips_reaching_actor"] = int(cmd.tips_reaching_actor)
+        row["tips_reaching_share"] = row["tips_reaching_actor"] / row["tips"] if row["tips"] else math.nan
+        row["reports_shared"] = int(cmd.shared_sent)
+        row["reports_shared_arrived"] = int(cmd.shared_arrived)
+        links = m.villagers.links()
+        for f, name in enumerate(FORCES):
             row[f"informant_links_{name.lower()}"] = int(links[f])
+        row["links_cut"] = int(self.links_cut)
         trust = m.villagers.mean_trust()
         for c, cname in enumerate(("kurd", "arab")):
-            for f, fname in enumerate(FORCES[:3]):
+            for f, fname in enumerate(FORCES):
                 row[f"trust_{cname}_{fname.lower()}"] = float(trust[c, f])
         row["gap_control"] = float(self.daily["gap_control"].mean()) if len(fighters) else 0.0
-        row["detections"] = int(m.detections)
-        row["clashes"] = int(m.clashes)
-        row["clearing_ops"] = int(m.clearing_ops)
-        row["joint_ops"] = int(m.joint_ops)
-        row["displacements"] = int(m.displacements)
-        row["resupply_trips"] = int(m.resupply_trips)
-        row["collateral_events"] = int(m.collateral_events)
-        moves = m.insurgents.day_moves + m.insurgents.night_moves
-        row["daylight_move_share"] = m.insurgents.day_moves / moves if moves else float("nan")
+        row["detections"] = int(self.detections)
+        for kind in ("post", "patrol", "search", "sweep", "isr"):
+            row[f"detections_{kind}"] = int(self.detected_by[kind])
+        row["clashes"] = int(self.clashes)
+        row["raids"] = int(self.raids)
+        row["pursuits"] = int(self.pursuits)
+        row["alerts"] = int(cmd.alerts)
+        row["qrf_dispatches"] = int(m.qrf.dispatches)
+        resp = np.array([i.response_h for i in items if i.settlement >= 0 or i.kind in ("ambush", "fake_checkpoint")])
+        answered = resp[np.isfinite(resp)] if len(resp) else resp
+        row["incidents_answered"] = int(len(answered))
+        row["answered_share"] = len(answered) / len(resp) if len(resp) else math.nan
+        row["response_h_median"] = float(np.median(answered)) if len(answered) else math.nan
+        row["clearing_ops"] = int(m.clearing.ops)
+        row["joint_ops"] = int(m.clearing.joint_ops)
+        row["displacements"] = int(self.displacements)
+        row["evasions"] = int(self.evasions)
+        row["caves_found"] = int(self.caves_found)
+        row["resupply_trips"] = int(self.resupply_trips)
+        row["collateral_events"] = int(air.collateral)
+        row["isr_hours"] = float(m.isr.hours)
+        row["isr_tracks"] = int(m.isr.tracks)
+        row["retributions_of_informants"] = int(self.retribution_informant)
+        moves = self.day_moves + self.night_moves
+        row["daylight_move_share"] = self.day_moves / moves if moves else math.nan
+        row["trips_lying_up_share"] = self.trips_lying_up / sum(self.trips.values()) if self.trips else math.nan
         heat = self.daily["heat_mean"]
         row["heat_mean"] = float(heat.mean()) if len(heat) else 0.0
         return row

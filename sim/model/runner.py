@@ -58,10 +58,5 @@ def run_replicate(config: dict[str, Any], replicate: int) -> ReplicateOutput:
     """Run one replicate of ``config`` (a resolved plain dict) and return its tables."""
     model = build_model(config, replicate)
     model.run()
-    rec = model.recorder
-    out = ReplicateOutput(run=model.outcomes(), timeseries=rec.timeseries_table(),
-                          incidents=rec.incidents_table())
-    from sim.model.grid import release
-
-    release(model)
-    return out
+    return ReplicateOutput(run=model.outcomes(), timeseries=model.recorder.timeseries_table(),
+                           incidents=model.incidents.table())

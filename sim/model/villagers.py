@@ -1,56 +1,56 @@
-"""Villagers: household work parties who farm, herd, hunt truffles and drive, see insurgents,
-and decide whether and whom to tell.
+"""Villagers: households who farm, herd, hunt truffles and drive; who see insurgents, decide whom to
+tell, call for help, and become informants of a handler they can reach and trust.
 
-Why arrays: a few hundred work parties act in bulk every tick (who is out, where, who saw what),
-so their state lives in numpy arrays owned by ``VillagerPopulation`` and each ``Villager`` Mesa
-agent is a thin view on its row. Mesa cells are updated only for the parties whose place changed.
+Why arrays behind thin agents: a few hundred household agents are out at their work sites or at home
+by their daily plans, and the sensing process asks where all of them are at many sample times at once,
+so their state lives in numpy arrays owned by :class:`VillagerPopulation`; each :class:`Villager` Mesa
+agent is a view on its row whose methods make the individual decisions (reporting a sighting).
+
+The informant network (S6, S7) has structure: a link joins a villager to a handler at one of a
+force's bases. Links form through contact -- a base or a patrol route of that force within reach of
+the village -- at a rate that grows with trust, the force's local knowledge and falls with fear; a
+link ends when its handler's base is gone (the October 2017 withdrawal takes the Peshmerga handlers
+off the plain, so their links end because the handlers leave, not because a rule zeroes them) or when
+insurgents punish the informant. Daily plans (who goes out, how many in a party) are exogenous draws
+keyed by the villager and the day, identical in every scenario.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from mesa.discrete_space import CellAgent
+from mesa.discrete_space import FixedAgent
 
-from sim.model.clock import DAWN, DAY, DUSK, NIGHT
-from sim.model.params import ModelParams
+from sim.model.clock import TRUFFLE_MONTHS
+from sim.model.params import FORCES, ModelParams
+from sim.model.posture import NONE
+from sim.rng import entity_key
 
 if TYPE_CHECKING:
+    from sim.model.incidents import Incident
     from sim.model.model import SecurityGapModel
 
 FARMER, SHEPHERD, TRUFFLE, DRIVER = range(4)
 ROLE_NAMES = ("farmer", "shepherd", "truffle_hunter", "driver")
 KURD, ARAB = 0, 1
 COMMUNITY_NAMES = ("kurd", "sunni_arab")
-N_TRUST = 3  # PESH, IA, PMF (a joint unit draws on the better of PESH and IA)
+N_FORCES = len(FORCES)  # trust and links per force, JOINT included
 
 
-class Villager(CellAgent):
-    """A household work party (one agent stands for ``people_per_agent`` people).
+class Villager(FixedAgent):
+    """A household group (``people_per_agent`` people) of one settlement; a view on its array row.
 
-    Its position lives in the population arrays; the Mesa cell is brought up to date when it is
-    read (``agent.cell``) or by ``model.sync_grid()``, not on every tick: moving a few hundred
-    parties out and home twice a day through Mesa's cell lists would cost a third of a year's run.
+    The household stays at home (a Mesa ``FixedAgent`` in its home's cell); its work party goes out
+    by the day's plan to its field, pasture, truffle ground or the road, and the sensing process and
+    the insurgents' tasks ask where that party is (``VillagerPopulation.positions``).
     """
 
-    def __init__(self, model: SecurityGapModel, idx: int) -> None:
+    def __init__(self, model: SecurityGapModel, idx: int, key: int) -> None:
         super().__init__(model)
         self.idx = idx
-
-    @property
-    def cell(self):  # noqa: D102 - the Mesa cell, synced on read
-        pop = self.model.villagers
-        current = CellAgent.cell.fget(self)
-        if current is not None and pop.agents and pop.agents[self.idx] is self:
-            want = (int(pop.ix[self.idx]), int(pop.iy[self.idx]))
-            if current.coordinate != want:
-                CellAgent.cell.fset(self, self.model.grid[want])
-        return CellAgent.cell.fget(self)
-
-    @cell.setter
-    def cell(self, value) -> None:
-        CellAgent.cell.fset(self, value)
+        self.key = key
 
     @property
     def role(self) -> str:
@@ -61,211 +61,313 @@ class Villager(CellAgent):
         return COMMUNITY_NAMES[self.model.villagers.community[self.idx]]
 
     @property
-    def out(self) -> bool:
-        return bool(self.model.villagers.out[self.idx])
-
-    @property
     def trust(self) -> np.ndarray:
         return self.model.villagers.trust[self.idx]
 
+    @property
+    def informant_of(self) -> str | None:
+        f = int(self.model.villagers.link_force[self.idx])
+        return FORCES[f] if f >= 0 else None
+
+    def consider_report(self, sighting: Sighting) -> None:
+        """Saw a group: tell a force (a handler by phone, or walk in to a post), or say nothing.
+
+        p_f = report_base * trust_f * (1 - fear) * (1 + handler_bonus if linked to f) for each force
+        f this household can reach (its handler, or a post within ``access_km``); it tells at most
+        the force it is most likely to tell (DOMAIN 4.7 item 6). Supporters of the cells never tell.
+        """
+        model = self.model
+        pop = model.villagers
+        p = model.params
+        i = self.idx
+        if not model.on("informants") or pop.supporter[i]:
+            return
+        linked = np.zeros(N_FORCES, dtype=bool)
+        if pop.link_force[i] >= 0:
+            linked[pop.link_force[i]] = True
+        reach = linked | pop.access[i]
+        prob = (p.report_base * pop.trust[i] * (1.0 - pop.fear[i]) * (1.0 + p.handler_bonus * linked) * reach)
+        prob = np.clip(prob, 0.0, 1.0)
+        f = int(np.argmax(prob))
+        if model.rand.uniform("report", self.key, sighting.key) >= prob[f]:
+            return
+        knows = p.tip_hideout_prob_linked if linked[f] else p.tip_hideout_prob_walkin
+        cave = sighting.cave if model.rand.uniform("report", self.key, sighting.key, 1) < knows else -1
+        delay = p.phone_delay_h if linked[f] else p.walk_in_delay_h
+        model.command.tip(f, sighting.cell_uid, sighting.xy, sighting.t, cave, delay,
+                          key=int(model.rand.key("report", self.key, sighting.key, 2)),
+                          linked=bool(linked[f]))
+
+
+class Sighting:
+    """A villager noticing a group at a moment (scheduled by the sensing process)."""
+
+    def __init__(self, model: SecurityGapModel, villager: int, cell_uid: int, cave: int,
+                 xy: np.ndarray, t: float, key: int) -> None:
+        self.model, self.villager, self.cell_uid, self.cave = model, villager, cell_uid, cave
+        self.xy, self.t, self.key = xy, t, key
+
+    def fire(self) -> None:
+        model = self.model
+        model.villagers.pending.discard(self)
+        model.sensing.record_sight(self)
+        model.villagers.agents[self.villager].consider_report(self)
+
 
 class VillagerPopulation:
-    """State of every work party as arrays, and the bulk updates of the villager stage."""
+    """State of every household agent as arrays, their plans, and the bulk updates."""
 
     def __init__(self, model: SecurityGapModel, params: ModelParams) -> None:
         self.model = model
-        self.p = params
+        self.p = p = params
         terrain = model.terrain
-        rng = model.streams["init"]
-        homes, comm = [], []
+        rnd = model.rand
+        homes, comm, keys = [], [], []
         for s in terrain.settlements:
             if s.kind == "camp":
                 continue  # camp residents are refugees under their own security (kirkuknow 61365)
-            n = int(np.clip(round(s.pop / params.people_per_agent), 2, params.max_agents_per_settlement))
-            homes += [s.id] * n
-            kurd_share = s.kurd / max(s.kurd + s.sunni_arab, 1e-9)
-            comm += list(np.where(rng.random(n) < kurd_share, KURD, ARAB))
-        self.n = n_total = len(homes)
+            n = int(np.clip(round(s.pop / p.people_per_agent), 2, p.max_agents_per_settlement))
+            for j in range(n):
+                key = entity_key("villager", s.name, j)
+                keys.append(key)
+                homes.append(s.id)
+                kurd_share = s.kurd / max(s.kurd + s.sunni_arab, 1e-9)
+                comm.append(KURD if rnd.uniform("init", key, 1) < kurd_share else ARAB)
+        self.n = n = len(homes)
+        self.keys = np.array(keys, dtype=np.uint64)
         self.home = np.asarray(homes, dtype=np.int32)
         self.community = np.asarray(comm, dtype=np.int8)
         by_id = {s.id: s for s in terrain.settlements}
-        self.home_xy = np.array([[by_id[h].x_km, by_id[h].y_km] for h in homes], dtype=float)
-        draws = rng.random(n_total)
-        p = params
-        self.role = np.full(n_total, FARMER, dtype=np.int8)
-        self.role[draws < p.share_shepherd + p.share_truffle + p.share_driver] = DRIVER
-        self.role[draws < p.share_shepherd + p.share_truffle] = TRUFFLE
-        self.role[draws < p.share_shepherd] = SHEPHERD
-        self.work_xy = self._work_sites(rng)
-        self.driver_road = rng.integers(0, max(len(terrain.roads), 1), n_total)
-        road_xy = [np.column_stack(terrain.to_km(r.cells[:, 0], r.cells[:, 1])) for r in terrain.roads]
-        self._road_len = np.array([len(r) for r in road_xy], dtype=np.int64)
-        self._road_off = np.concatenate([[0], np.cumsum(self._road_len)[:-1]]).astype(np.int64)
-        self._road_xy = np.vstack(road_xy) if road_xy else np.zeros((1, 2))
-
-        base = np.array(
-            [[p.trust_kurd_pesh, p.trust_kurd_ia, p.trust_kurd_pmf],
-             [p.trust_arab_pesh, p.trust_arab_ia, p.trust_arab_pmf]]
-        )
+        self.home_xy = np.array([[by_id[h].x_km, by_id[h].y_km] for h in homes], dtype=float).reshape(n, 2)
+        u = rnd.uniform("init", self.keys, 2)
+        self.role = np.full(n, FARMER, dtype=np.int8)
+        self.role[u < p.share_shepherd + p.share_truffle + p.share_driver] = DRIVER
+        self.role[u < p.share_shepherd + p.share_truffle] = TRUFFLE
+        self.role[u < p.share_shepherd] = SHEPHERD
+        self.work_xy = self._work_sites()
+        base = np.array([[p.trust_kurd_pesh, p.trust_kurd_ia, p.trust_kurd_pmf, p.trust_kurd_joint],
+                         [p.trust_arab_pesh, p.trust_arab_ia, p.trust_arab_pmf, p.trust_arab_joint]])
         self.trust_base = base[self.community]
-        self.trust = np.clip(self.trust_base + rng.normal(0, 0.05, (n_total, N_TRUST)), 0, 1)
-        self.fear = np.clip(rng.normal(0.3, 0.1, n_total), 0, 1)
+        noise = rnd.normal("init", self.keys[:, None], 3, np.arange(N_FORCES)[None, :], scale=0.05)
+        self.trust = np.clip(self.trust_base + noise, 0, 1)
+        self.fear = np.clip(rnd.normal("init", self.keys, 4, loc=0.3, scale=0.1), 0, 1)
         self.grievance_base = np.where(self.community == KURD, p.grievance_kurd, p.grievance_arab)
-        self.grievance = np.clip(self.grievance_base + rng.normal(0, 0.15, n_total), 0, 1)
-        self.linked = np.zeros((n_total, N_TRUST), dtype=bool)
-        self.out = np.zeros(n_total, dtype=bool)
-        self.xy = self.home_xy.copy()
-        self.goes_today = np.zeros(n_total, dtype=bool)
-        hx, hy = terrain.to_cell(self.home_xy[:, 0], self.home_xy[:, 1])
-        self.home_ix, self.home_iy = np.asarray(hx), np.asarray(hy)
-        self.ix, self.iy = self.home_ix.copy(), self.home_iy.copy()
-        self.agents: list[Villager] = []
-        self.agents = [Villager(model, i) for i in range(n_total)]
-        grid = model.grid
+        self.grievance = np.clip(self.grievance_base + rnd.normal("init", self.keys, 5, scale=0.15), 0, 1)
+        self.supporter = (self.community == ARAB) & (rnd.uniform("init", self.keys, 6) < p.kin_link_share)
+        self.link_force = np.full(n, NONE, dtype=np.int8)
+        self.link_post = np.zeros(n, dtype=np.uint64)
+        self.access = np.zeros((n, N_FORCES), dtype=bool)
+        self.contact = np.zeros((n, N_FORCES), dtype=bool)
+        self.people = np.full(n, int(p.people_per_agent), dtype=np.int64)
+        self._plans: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.start_h = np.where(self.role == TRUFFLE, p.truffle_start_h, p.work_start_h)
+        self.end_h = np.where(self.role == TRUFFLE, p.truffle_end_h, p.work_end_h)
+        self.pending: set[Sighting] = set()
+        self.last_seen: dict[tuple[int, int], float] = {}
+        self.agents = [Villager(model, i, int(self.keys[i])) for i in range(n)]
+        fr = model.frame
+        self.ix, self.iy = fr.cells_of(self.home_xy[:, 0], self.home_xy[:, 1])
         for agent, ix, iy in zip(self.agents, self.ix, self.iy, strict=True):
-            agent.cell = grid[(int(ix), int(iy))]
+            agent.cell = model.grid[(int(ix), int(iy))]
 
     # -- set-up ---------------------------------------------------------------------------
-    def _work_sites(self, rng: np.random.Generator) -> np.ndarray:
-        """Fields near home, pastures toward the ridge, truffle grounds; drivers use roads."""
+    def _work_sites(self) -> np.ndarray:
+        """Fields near home, pastures on the slopes, truffle grounds; drivers work on the roads."""
         terrain = self.model.terrain
-        work = self.home_xy.copy()
-        n = self.n
-        ang = rng.uniform(0, 2 * np.pi, n)
-        dist = rng.uniform(0.5, 2.5, n)
-        work += np.column_stack([np.cos(ang), np.sin(ang)]) * dist[:, None]
-        # Shepherds graze the slopes: pick the nearest of a few pasture cells (seed 002, S20).
+        rnd = self.model.rand
+        ang = 2 * np.pi * rnd.uniform("init", self.keys, 7)
+        dist = 0.5 + 2.0 * rnd.uniform("init", self.keys, 8)
+        work = self.home_xy + np.column_stack([np.cos(ang), np.sin(ang)]) * dist[:, None]
         slope = terrain.layers["slope_deg"]
         pasture = np.argwhere((slope > np.percentile(slope, 60)) & (terrain.layers["zone"] != 3))
         sel = self.role == SHEPHERD
-        work[sel] = self._nearest_sites(pasture, self.home_xy[sel], rng, k=6, max_km=8.0)
+        work[sel] = self._nearest_sites(pasture, np.flatnonzero(sel), k=6, max_km=8.0)
         truffle = np.argwhere(terrain.layers["truffle"])
         sel = self.role == TRUFFLE
         if len(truffle):
-            work[sel] = self._nearest_sites(truffle, self.home_xy[sel], rng, k=25, max_km=30.0)
+            work[sel] = self._nearest_sites(truffle, np.flatnonzero(sel), k=25, max_km=30.0)
         x0, x1, y0, y1 = terrain.extent_km
         work[:, 0] = np.clip(work[:, 0], x0 + 0.01, x1 - 0.01)
         work[:, 1] = np.clip(work[:, 1], y0 + 0.01, y1 - 0.01)
         return work
 
-    def _nearest_sites(self, cells: np.ndarray, origins: np.ndarray, rng: np.random.Generator,
-                       k: int, max_km: float) -> np.ndarray:
-        """For each origin, one of the k nearest candidate cells (km), else the origin itself."""
-        if len(cells) == 0 or len(origins) == 0:
+    def _nearest_sites(self, cells: np.ndarray, idx: np.ndarray, k: int, max_km: float) -> np.ndarray:
+        """For each household in ``idx``, one of the k nearest candidate cells (km), else home."""
+        origins = self.home_xy[idx]
+        if len(cells) == 0 or len(idx) == 0:
             return origins.copy()
         terrain = self.model.terrain
-        if len(cells) > 4000:
-            cells = cells[rng.choice(len(cells), 4000, replace=False)]
+        step = max(1, len(cells) // 4000)
+        cells = cells[::step]
         cx, cy = terrain.to_km(cells[:, 0], cells[:, 1])
         cand = np.column_stack([cx, cy])
         d = np.hypot(origins[:, None, 0] - cand[None, :, 0], origins[:, None, 1] - cand[None, :, 1])
         kk = min(k, len(cand))
-        nearest = np.argpartition(d, kk - 1, axis=1)[:, :kk]
-        pick = nearest[np.arange(len(origins)), rng.integers(0, kk, len(origins))]
+        nearest = np.argsort(d, axis=1, kind="stable")[:, :kk]
+        pick_u = self.model.rand.uniform("init", self.keys[idx], 9)
+        pick = nearest[np.arange(len(idx)), np.minimum((pick_u * kk).astype(int), kk - 1)]
         out = cand[pick]
-        too_far = d[np.arange(len(origins)), pick] > max_km
+        too_far = d[np.arange(len(idx)), pick] > max_km
         out[too_far] = origins[too_far]
         return out
 
-    # -- daily ------------------------------------------------------------------------------
-    def new_day(self, truffle_season: bool, rainfall: float, truffle_ban: bool = False) -> None:
-        """Draw who goes out today; relax trust and fear; rebuild informant links."""
+    def set_posture(self, posture) -> None:
+        """Who can reach which force (walk-in posts, contact with bases and patrols); links whose
+        handler's base is gone end (S6)."""
         p = self.p
-        rng = self.model.streams["villagers"]
-        u = rng.random(self.n)
-        goes = np.ones(self.n, dtype=bool)
+        access = np.zeros((self.n, N_FORCES), dtype=bool)
+        contact = np.zeros((self.n, N_FORCES), dtype=bool)
+        for f in range(N_FORCES):
+            sel = posture.post_force == f
+            if sel.any():
+                d = _min_dist(self.home_xy, posture.post_xy_km[sel])
+                access[:, f] = d <= p.access_km
+                bases = sel & posture.post_base
+                if bases.any():
+                    contact[:, f] |= _min_dist(self.home_xy, posture.post_xy_km[bases]) <= p.contact_km
+            if self.model.on("patrols"):
+                for r in posture.routes:
+                    if r.force == f:
+                        contact[:, f] |= _min_dist(self.home_xy, r.xy) <= p.contact_km
+        self.access, self.contact = access, contact
+        valid = set(int(k) for k in posture.post_key[posture.post_base])
+        linked = np.flatnonzero(self.link_force >= 0)
+        gone = [i for i in linked if int(self.link_post[i]) not in valid]
+        self.link_force[gone] = NONE
+        self.link_post[gone] = 0
+        return len(gone)
+
+    def seed_links(self, posture) -> None:
+        """An intact network at the start: a share of households linked to the nearest base of the
+        force holding their home."""
+        holder = posture.holder[self.ix, self.iy]
+        u = self.model.rand.uniform("init", self.keys, 10)
+        for i in np.flatnonzero((holder >= 0) & (u < self.p.informant_share)):
+            self._link(int(i), int(holder[i]), posture)
+
+    def _link(self, i: int, f: int, posture) -> None:
+        bases = np.flatnonzero((posture.post_force == f) & posture.post_base)
+        if not len(bases):
+            return
+        j = bases[int(np.argmin(np.hypot(*(posture.post_xy_km[bases] - self.home_xy[i]).T)))]
+        self.link_force[i] = f
+        self.link_post[i] = posture.post_key[j]
+
+    # -- daily plans (exogenous) --------------------------------------------------------------
+    def plans(self, day: int) -> tuple[np.ndarray, np.ndarray]:
+        """(goes out, people in the party) for a day; keyed by household and day, so identical in
+        every scenario except through fear (which keeps people home)."""
+        hit = self._plans.get(day)
+        if hit is not None:
+            return hit
+        p = self.p
+        model = self.model
+        date = model.calendar.date_of_day(day)
+        u = model.rand.uniform("plans", self.keys, day, 1)
+        p_go = np.ones(self.n)
         hunters = self.role == TRUFFLE
-        p_go = min(1.0, p.truffle_go_prob * rainfall) if truffle_season and not truffle_ban else 0.0
-        goes[hunters] = u[hunters] < p_go
-        # Fear keeps people home (seed 003: civilians told to avoid unsecured areas).
-        goes &= rng.random(self.n) > 0.5 * self.fear
-        self.goes_today = goes
+        season = date.month in TRUFFLE_MONTHS
+        p_go[hunters] = min(1.0, p.truffle_go_prob * model.rainfall) if season else 0.0
+        p_go *= 1.0 - p.fear_stay_home * self.fear
+        goes = u < p_go
+        goes &= self.role != DRIVER  # drivers are on the roads (sim/model/traffic.py)
+        people = 1 + model.rand.poisson("plans", max(p.party_size - 1.0, 0.0), self.keys, day, 2)
+        people = np.minimum(people, self.people)
+        if len(self._plans) > 4:
+            self._plans.pop(min(self._plans))
+        self._plans[day] = (goes, people)
+        return goes, people
+
+    def positions(self, ts: np.ndarray, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Where households are at sample times: (n, k, 2) km and out-at-work mask (n, k), for all
+        households or the ones in ``idx``."""
+        idx = np.arange(self.n) if idx is None else idx
+        days = np.floor(ts / 24.0).astype(np.int64)
+        hours = ts - 24.0 * days
+        out = np.zeros((len(idx), len(ts)), dtype=bool)
+        start, end = self.start_h[idx], self.end_h[idx]
+        for d in np.unique(days):
+            goes, _ = self.plans(int(d))
+            cols = days == d
+            h = hours[cols]
+            out[:, cols] = goes[idx][:, None] & (h[None, :] >= start[:, None]) & (h[None, :] < end[:, None])
+        xy = np.where(out[:, :, None], self.work_xy[idx][:, None, :], self.home_xy[idx][:, None, :])
+        return xy, out
+
+    # -- what insurgents can know and find ---------------------------------------------------
+    def known_work_sites(self, home: np.ndarray, radius_km: float, truffle_season: bool) -> np.ndarray:
+        """Households whose work sites are targets a cell knows of: truffle grounds in season,
+        pastures all year (the land everyone knows; seeds 002/003)."""
+        roles = self.role == SHEPHERD
+        if truffle_season:
+            roles |= self.role == TRUFFLE
+        d = np.hypot(self.work_xy[:, 0] - home[0], self.work_xy[:, 1] - home[1])
+        return np.flatnonzero(roles & (d <= radius_km))
+
+    def parties_at(self, xy: np.ndarray, t0: float, t1: float, radius_km: float) -> list[tuple[int, float]]:
+        """Parties out at work within ``radius_km`` of a point during [t0, t1], with the first moment
+        each is there, earliest first."""
+        near = np.flatnonzero((np.hypot(*(self.work_xy - xy).T) <= radius_km) & (self.role != DRIVER))
+        found = []
+        for d in range(int(math.floor(t0 / 24.0)), int(math.floor(t1 / 24.0)) + 1):
+            goes, _ = self.plans(d)
+            for i in near[goes[near]]:
+                a = max(t0, 24.0 * d + self.start_h[i])
+                b = min(t1, 24.0 * d + self.end_h[i])
+                if a < b:
+                    found.append((int(i), float(a)))
+        found.sort(key=lambda x: (x[1], x[0]))
+        return found
+
+    def people_out(self, i: int) -> int:
+        _, people = self.plans(self.model.calendar.day(self.model.time))
+        return int(max(1, people[i]))
+
+    def is_kurd(self, i: int) -> bool:
+        return bool(self.community[i] == KURD)
+
+    def is_hunter(self, i: int) -> bool:
+        return bool(self.role[i] == TRUFFLE)
+
+    # -- calls for help ----------------------------------------------------------------------
+    def call_for_help(self, i: int, xy: np.ndarray, incident: Incident, u: float) -> None:
+        """Victims or witnesses phone the force they trust most among those present near them."""
+        model = self.model
+        if u >= model.params.call_prob:
+            return
+        near = self.access[i]
+        if not near.any():
+            return
+        f = int(np.argmax(np.where(near, self.trust[i], -1.0)))
+        model.command.alert(f, xy, model.time + model.params.call_delay_h, incident, cause="call")
+
+    def settlement_calls(self, settlement: int, xy: np.ndarray, incident: Incident, u: float) -> None:
+        """A village under attack (or burning) calls for help through one of its households."""
+        members = np.flatnonzero(self.home == settlement)
+        if len(members):
+            self.call_for_help(int(members[int(u * len(members)) % len(members)]), xy, incident, u)
+
+    # -- daily social updates ----------------------------------------------------------------
+    def new_day(self, day: int, local_knowledge: np.ndarray, posture) -> None:
+        """Trust and fear relax toward their baselines; new informant links form through contact."""
+        p = self.p
         self.trust += p.trust_relax_per_day * (self.trust_base - self.trust)
         self.fear *= 1.0 - p.fear_decay_per_day
         self.grievance += p.trust_relax_per_day * (self.grievance_base - self.grievance)
+        if not self.model.on("informants"):
+            return
+        free = (self.link_force < 0) & ~self.supporter
+        rate = p.link_rate_per_day * self.trust * local_knowledge[None, :] * (1.0 - self.fear)[:, None]
+        u = self.model.rand.uniform("social", self.keys[:, None], day, np.arange(N_FORCES)[None, :])
+        new = free[:, None] & self.contact & (u < rate)
+        for i in np.flatnonzero(new.any(axis=1)):
+            f = int(np.argmax(np.where(new[i], rate[i], -1.0)))
+            self._link(int(i), f, posture)
 
-    def rebuild_links(self, access: np.ndarray, local_knowledge: np.ndarray) -> None:
-        """New informant links at rate ``link_rebuild x trust x local knowledge`` (S6, S8)."""
-        rng = self.model.streams["villagers"]
-        rate = self.p.link_rebuild_per_day * self.trust * local_knowledge[None, :N_TRUST]
-        new = access & ~self.linked & (rng.random(self.linked.shape) < rate)
-        self.linked |= new
-
-    # -- per tick ----------------------------------------------------------------------------
-    def place(self, phase: int, tick_of_day: int) -> None:
-        """Who is out this tick and where; sync Mesa cells for parties that moved."""
-        role = self.role
-        out = np.zeros(self.n, dtype=bool)
-        if phase in (DAWN, DAY):
-            out |= (role == FARMER) | (role == SHEPHERD)
-            out |= role == DRIVER
-        if phase == DAWN or (phase == DAY and self.model.clock.hour < 13):
-            out |= role == TRUFFLE  # early morning (seed 003)
-        if phase == DUSK:
-            out |= role == DRIVER
-        if phase == NIGHT:
-            # A share of drivers travel at night (the Aug 2021 fake checkpoint stopped 9 people).
-            out |= (role == DRIVER) & ((np.arange(self.n) + tick_of_day) % 3 == 0)
-        out &= self.goes_today
-        xy = np.where(out[:, None], self.work_xy, self.home_xy)
-        drivers = out & (role == DRIVER)
-        if drivers.any():
-            xy[drivers] = self._driver_positions(np.flatnonzero(drivers))
-        self.out = out
-        self.xy = xy
-        self._sync_cells()
-
-    def _driver_positions(self, idx: np.ndarray) -> np.ndarray:
-        """Drivers sit somewhere on their road this tick."""
-        rng = self.model.streams["movement"]
-        road = self.driver_road[idx]
-        pos = (rng.random(len(idx)) * self._road_len[road]).astype(np.int64)
-        return self._road_xy[self._road_off[road] + pos]
-
-    def _sync_cells(self) -> None:
-        """Record each party's cell (Mesa's cell lists are updated lazily, see ``Villager``)."""
-        self.ix, self.iy = self.model.cells_of(self.xy[:, 0], self.xy[:, 1])
-
-    def sync_all(self) -> None:
-        """Move every party's Mesa agent to its current cell."""
-        for agent in self.agents:
-            _ = agent.cell
-
-    def observe(self, group_xy: np.ndarray, night: bool) -> np.ndarray:
-        """Which villagers notice each exposed group: bool (n_villagers, n_groups)."""
-        rng = self.model.streams["villagers"]
-        rng_km = self.p.sight_range_day_km * (0.25 if night else 1.0)
-        d = np.hypot(self.xy[:, None, 0] - group_xy[None, :, 0], self.xy[:, None, 1] - group_xy[None, :, 1])
-        near = d < rng_km
-        if not near.any():
-            return near
-        return near & (rng.random(near.shape) < self.p.see_prob)
-
-    def report_choice(self, who: np.ndarray, access: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For villagers ``who`` who saw something: which force they tell (or -1).
-
-        p_report = base x trust x access x (1 - fear) x (1 + handler_bonus if linked), per force;
-        a villager tells at most the one force they are most likely to tell (DOMAIN 4.7 item 6).
-        """
-        rng = self.model.streams["villagers"]
-        p = self.p
-        acc = access[who] | self.linked[who]
-        prob = (p.report_base * self.trust[who] * acc * (1.0 - self.fear[who])[:, None]
-                * (1.0 + p.handler_bonus * self.linked[who]))
-        prob = np.clip(prob, 0.0, 1.0)
-        best = np.argmax(prob, axis=1)
-        pbest = prob[np.arange(len(who)), best]
-        tells = rng.random(len(who)) < pbest
-        return np.where(tells, best, -1), self.linked[who, best] & tells
-
-    # -- events ------------------------------------------------------------------------------
-    def in_settlement(self, settlement_id: int) -> np.ndarray:
-        return self.home == settlement_id
-
-    def shock(self, settlement_id: int, fear: float = 0.0, grievance: float = 0.0,
+    def shock(self, settlement: int, fear: float = 0.0, grievance: float = 0.0,
               trust_delta: np.ndarray | None = None) -> None:
-        """Apply an event's effect to every party of a settlement."""
-        sel = self.home == settlement_id
+        """An event's effect on every household of a settlement."""
+        sel = self.home == settlement
         if not sel.any():
             return
         if fear:
@@ -276,10 +378,23 @@ class VillagerPopulation:
             self.trust[sel] = np.clip(self.trust[sel] + trust_delta[None, :], 0, 1)
 
     def mean_trust(self) -> np.ndarray:
-        """(2 communities, 3 forces) mean trust."""
-        out = np.full((2, N_TRUST), np.nan)
+        """(2 communities, 4 forces) mean trust."""
+        out = np.full((2, N_FORCES), np.nan)
         for c in (KURD, ARAB):
             sel = self.community == c
             if sel.any():
                 out[c] = self.trust[sel].mean(axis=0)
         return out
+
+    def links(self) -> np.ndarray:
+        """Informant links per force."""
+        return np.bincount(self.link_force[self.link_force >= 0], minlength=N_FORCES)
+
+
+def _min_dist(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Distance from each point to the nearest target."""
+    if len(targets) == 0:
+        return np.full(len(points), np.inf)
+    d = np.hypot(points[:, None, 0] - targets[None, :, 0], points[:, None, 1] - targets[None, :, 1])
+    return d.min(axis=1)
+

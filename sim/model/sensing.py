@@ -1,0 +1,448 @@
+"""Sensing: who sees whom, resolved along every path at a fixed time resolution, whatever the tick.
+
+Why this design: detection is a hazard -- a post, a patrol, a searching unit or the coalition's sensor
+sees a moving group at a rate that falls with distance and cover (DOMAIN 4.7 item 1) -- and a group
+can be seen anywhere on its way, not only where a time step ends. Positions are known at every moment
+(movement plans, patrol sorties, villagers' schedules), so the process samples them on one absolute
+grid of times ``k * dt``, with ``dt`` the time a walking group needs to cross one grid cell. A sample's
+detection draw is keyed by (observer, group, k): the same draws whatever the batching, so the model's
+``tick_hours`` -- the length of a lookahead batch -- changes the work, not the outcome.
+
+The process looks ahead: from now to now + ``tick_hours`` it finds the first moment a security force
+detects a group, and schedules that detection as a Mesa event at that moment. Villagers' sightings
+before it are scheduled as events too (each may become a tip), and what the groups notice of the
+forces (posts, patrols, units; for their threat memory) is kept and committed as time passes. Anything
+that changes a plan (a group setting out or fleeing, a unit arriving, a sweep starting) calls
+:meth:`Sensing.plans_changed`, which drops what was foreseen after now and looks ahead again; the keyed
+draws make the second look see the same things wherever nothing changed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mesa.time import Priority
+
+from sim.model.clock import light_at
+from sim.model.combat import engage
+from sim.model.command import COALITION
+from sim.model.memory import PATROL, POST, TRANSIENT
+from sim.model.params import at_level
+from sim.model.plans import CIVILIAN, LIE_UP
+from sim.model.posture import JOINT
+from sim.model.villagers import Sighting
+from sim.rng import entity_key
+
+if TYPE_CHECKING:
+    from sim.model.insurgents import InsurgentCell
+    from sim.model.model import SecurityGapModel
+
+#: Observer kinds (for detections).
+POSTS, PATROLS, SEARCH, SWEEP, ISR = range(5)
+KIND_NAMES = ("post", "patrol", "search", "sweep", "isr")
+_ISR_KEY = entity_key("isr_sensor")
+#: Observers farther than this many of their ranges from every sample are left out (kernel < 1e-5).
+_REACH = 3.4
+
+
+class Sensing:
+    """The lookahead sensing process of one model (see the module docstring)."""
+
+    def __init__(self, model: SecurityGapModel) -> None:
+        self.model = model
+        p = model.params
+        self.dt = model.terrain.cell_km / p.fighter_speed_kmh
+        self.window = p.tick_hours
+        self._next = None
+        self._window_end = -math.inf
+        self._scheduled_now = False
+        self._detection_event = None
+        self._pending: tuple | None = None
+        self._sightings: list = []  # (event, Sighting) scheduled by the last lookahead
+        self._watch: list[tuple[float, int, np.ndarray, float, int, int]] = []
+        self.last_detect: dict[tuple[int, int], float] = {}
+        self.last_sight: dict[tuple[int, int], float] = {}
+        self.last_watch: dict[tuple[int, int], float] = {}
+        self.lookaheads = 0
+        self.samples = 0
+
+    # -- control --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.plans_changed()
+
+    def plans_changed(self, from_t: float | None = None) -> None:
+        """Something moves differently from what was foreseen, from ``from_t`` on (default: now):
+        forget the future and look again -- unless the next look comes before the change matters."""
+        if self._scheduled_now:
+            return
+        if from_t is not None:
+            upcoming = [e.time for e in (self._next, self._detection_event) if e is not None and not e.CANCELED]
+            if upcoming and from_t >= min(upcoming) and from_t >= self._window_end:
+                return
+        now = self.model.time
+        self.sync()
+        self._watch = []
+        for event, sighting in self._sightings:
+            if sighting.t > now or event.time > now:
+                event.cancel()
+                self.model.villagers.pending.discard(sighting)
+        self._sightings = [(e, s) for e, s in self._sightings if not e.CANCELED]
+        if self._detection_event is not None:
+            self._detection_event.cancel()
+            self._detection_event = None
+        if self._next is not None:
+            self._next.cancel()
+        self._next = self.model.schedule_event(self.lookahead, at=now, priority=Priority.LOW)
+        self._scheduled_now = True
+
+    def sync(self) -> None:
+        """Commit what the groups noticed up to now into their memories."""
+        now = self.model.time
+        if not self._watch:
+            return
+        keep = []
+        cells = self.model.cell_by_uid
+        for entry in self._watch:
+            t, uid, xy, weight, kind, okey = entry
+            if t <= now:
+                cell = cells.get(uid)
+                if cell is not None and cell.alive:
+                    cell.remember(xy, t, weight, kind)
+                    self.last_watch[(cell.key, okey)] = t
+            else:
+                keep.append(entry)
+        self._watch = keep
+
+    # -- the lookahead ----------------------------------------------------------------------------
+    def lookahead(self) -> None:
+        self._scheduled_now = False
+        self._next = None
+        self.sync()
+        model = self.model
+        t0 = model.time
+        t1 = t0 + self.window
+        self._window_end = t1
+        cells = model.cells()
+        movers = [c for c in cells if c.alive and c.plan and c.plan.end > t0 and c.plan.start < t1]
+        if not movers:
+            later = [c.plan.start for c in cells if c.alive and c.plan and c.plan.start >= t1]
+            self._window_end = min(later) if later else math.inf
+            if later:
+                self._next = model.schedule_event(self.lookahead, at=min(later), priority=Priority.LOW)
+            return
+        k0 = math.floor(t0 / self.dt) + 1
+        k1 = math.floor(t1 / self.dt)
+        if k1 < k0:
+            self._next = model.schedule_event(self.lookahead, at=t1, priority=Priority.LOW)
+            return
+        ks = np.arange(k0, k1 + 1, dtype=np.int64)
+        ts = ks * self.dt
+        self.lookaheads += 1
+        batch = _Batch(self, movers, ks, ts)
+        if not batch.n:
+            self._next = model.schedule_event(self.lookahead, at=t1, priority=Priority.LOW)
+            return
+        obs = _Observers(self, ts, batch)
+        best = self._detect(batch, obs)
+        t_cut = best[0] if best is not None else t1
+        keep = batch.ts <= t_cut
+        if model.on("informants"):
+            self._sight(batch, obs, keep)
+        if model.on("insurgent_learning"):
+            self._notice(batch, obs, keep)
+        if best is not None:
+            self._pending = best
+            self._detection_event = model.schedule_event(self.detected, at=best[0])
+        else:
+            self._next = model.schedule_event(self.lookahead, at=t1, priority=Priority.LOW)
+
+    def _detect(self, b: _Batch, obs: _Observers):
+        """The first sample at which any security observer detects any group, or None."""
+        model = self.model
+        p = model.params
+        self.samples += b.n
+        best = None
+        for kind, oxy, rng_km, rate, keys, force, active in obs.security():
+            if not len(keys):
+                continue
+            d = np.hypot(oxy[..., 0] - b.pts[None, :, 0], oxy[..., 1] - b.pts[None, :, 1])
+            haz = rate[:, None] * np.exp(-(d / rng_km) ** 2) * b.open[None, :]
+            if active is not None:
+                haz *= active
+            prob = -np.expm1(-haz * self.dt)
+            oi, si = np.nonzero(prob > 1e-6)
+            if not len(oi):
+                continue
+            u = model.rand.uniform("sense", keys[oi], b.mkey[si], b.ks[si])
+            hit = u < prob[oi, si]
+            if not hit.any():
+                continue
+            oi, si = oi[hit], si[hit]
+            order = np.argsort(b.ts[si], kind="stable")
+            for j in order:
+                o, s = int(oi[j]), int(si[j])
+                t = float(b.ts[s])
+                if best is not None and t >= best[0]:
+                    break
+                cell = b.movers[b.mi[s]]
+                if t < self.last_detect.get((int(keys[o]), cell.key), -1e18) + p.sense_refractory_h:
+                    continue
+                o_xy = oxy[o, s if oxy.shape[1] > 1 else 0]
+                best = (t, cell, kind, o, b.pts[s].copy(), np.asarray(o_xy).copy(), int(force[o]), int(keys[o]))
+                break
+        return best
+
+    def _sight(self, b: _Batch, obs: _Observers, keep: np.ndarray) -> None:
+        """Villagers who notice a group before the cut: each sighting becomes an event."""
+        model = self.model
+        p = model.params
+        sel = np.flatnonzero(keep)
+        if not len(sel):
+            return
+        vxy, vidx = obs.villagers()
+        if not len(vidx):
+            return
+        pts = b.pts[sel]
+        sub = vxy[:, b.si[sel]]
+        d = np.hypot(sub[..., 0] - pts[None, :, 0], sub[..., 1] - pts[None, :, 1])
+        rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
+        haz = p.see_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2) * b.open[sel][None, :]
+        prob = -np.expm1(-haz * self.dt)
+        vi, sj = np.nonzero(prob > 1e-6)
+        if not len(vi):
+            return
+        vkeys = model.villagers.keys[vidx[vi]]
+        s_all = sel[sj]
+        u = model.rand.uniform("sight", vkeys, b.mkey[s_all], b.ks[s_all])
+        hit = np.flatnonzero(u < prob[vi, sj])
+        first: dict[tuple[int, int], int] = {}
+        for j in hit[np.argsort(b.ts[s_all[hit]], kind="stable")]:
+            pair = (int(vidx[vi[j]]), int(b.mi[s_all[j]]))
+            if pair in first:
+                continue
+            t = float(b.ts[s_all[j]])
+            if t >= self.last_sight.get((pair[0], b.movers[pair[1]].key), -1e18) + p.sighting_refractory_h:
+                first[pair] = int(s_all[j])
+        for (v, m), s in sorted(first.items(), key=lambda kv: (b.ts[kv[1]], kv[0])):
+            cell = b.movers[m]
+            t = float(b.ts[s])
+            key = int(model.rand.key("sight", int(model.villagers.keys[v]), cell.key, int(b.ks[s]), 1))
+            sighting = Sighting(model, v, cell.unique_id, cell.cave, b.pts[s].copy(), t, key)
+            model.villagers.pending.add(sighting)
+            event = model.schedule_event(sighting.fire, at=t)
+            self._sightings.append((event, sighting))
+
+    def record_sight(self, sighting: Sighting) -> None:
+        """A sighting happened: the villager's refractory clock for that group starts."""
+        cell = self.model.cell_by_uid.get(sighting.cell_uid)
+        if cell is not None:
+            self.last_sight[(sighting.villager, cell.key)] = sighting.t
+
+    def _notice(self, b: _Batch, obs: _Observers, keep: np.ndarray) -> None:
+        """What the groups notice of posts, patrols and units before the cut (threat memory)."""
+        model = self.model
+        p = model.params
+        sel = np.flatnonzero(keep)
+        if not len(sel):
+            return
+        pts = b.pts[sel]
+        rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
+        for kind, oxy, _r, _rate, keys, _f, active in obs.security(for_watch=True):
+            if not len(keys):
+                continue
+            osub = oxy[:, sel] if oxy.shape[1] > 1 else oxy
+            d = np.hypot(osub[..., 0] - pts[None, :, 0], osub[..., 1] - pts[None, :, 1])
+            haz = p.watch_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2)
+            if active is not None:
+                haz *= active[:, sel]
+            prob = -np.expm1(-haz * self.dt)
+            oi, sj = np.nonzero(prob > 1e-4)
+            if not len(oi):
+                continue
+            s_all = sel[sj]
+            u = model.rand.uniform("watch", b.mkey[s_all], keys[oi], b.ks[s_all])
+            hit = np.flatnonzero(u < prob[oi, sj])
+            mem_kind = POST if kind == POSTS else (PATROL if kind == PATROLS else TRANSIENT)
+            first: dict[tuple[int, int], int] = {}
+            for j in hit[np.argsort(b.ts[s_all[hit]], kind="stable")]:
+                pair = (int(b.mi[s_all[j]]), int(oi[j]))
+                if pair in first:
+                    continue
+                t = float(b.ts[s_all[j]])
+                if t >= self.last_watch.get((b.movers[pair[0]].key, int(keys[pair[1]])), -1e18) \
+                        + p.sighting_refractory_h:
+                    first[pair] = int(j)
+            for (m, o), j in first.items():
+                cell = b.movers[m]
+                okey = int(keys[o])
+                s = int(s_all[j])
+                t = float(b.ts[s])
+                where = oxy[o, s if oxy.shape[1] > 1 else 0]
+                self._watch.append((t, cell.unique_id, np.asarray(where).copy(), 1.0, mem_kind, okey))
+        self._watch.sort(key=lambda e: e[0])
+
+    # -- a detection happens ------------------------------------------------------------------
+    def detected(self) -> None:
+        """The foreseen first detection: the force learns, may engage, the group reacts."""
+        self._detection_event = None
+        model = self.model
+        t, cell, kind, index, xy, oxy, force, okey = self._pending
+        self.sync()
+        if cell.alive:
+            self.last_detect[(okey, cell.key)] = t
+            model.recorder.detections += 1
+            model.recorder.detected_by[KIND_NAMES[kind]] += 1
+            if kind == ISR:
+                model.isr.detected(cell, xy, entity_key(okey, cell.key, int(round(t / self.dt))))
+            else:
+                cell.seen(oxy, t)
+                key = entity_key(okey, cell.key, int(round(t / self.dt)))
+                model.command.sighting(force, cell.unique_id, xy, t, -1, key)
+                if cell.alive:
+                    self._maybe_engage(cell, force, xy, oxy, key)
+        self.plans_changed()
+
+    def _maybe_engage(self, cell: InsurgentCell, force: int, xy: np.ndarray, oxy: np.ndarray,
+                      key: int) -> None:
+        """Units (and posts) engage a group they see within range, on their own ground or across the
+        line when coordination allows hot pursuit."""
+        model = self.model
+        p = model.params
+        if not cell.alive or float(np.hypot(*(xy - oxy))) > p.engage_range_km:
+            return
+        if model.holder_at(xy) != force and force != JOINT:
+            if not model.on("pursuit"):
+                return
+            if model.rand.uniform("combat", key, 9) >= at_level(list(p.cross_prob), model.posture.level):
+                return
+        engage(model, force, cell, xy)
+
+
+class _Batch:
+    """The exposed samples of every moving group in one lookahead, flattened."""
+
+    def __init__(self, sensing: Sensing, movers: list, ks: np.ndarray, ts: np.ndarray) -> None:
+        model = sensing.model
+        p = model.params
+        pts, mi, si, stance = [], [], [], []
+        self.movers = []
+        for cell in movers:
+            xy, on, st = cell.plan.sample(ts)
+            idx = np.flatnonzero(on)
+            if not len(idx):
+                continue
+            m = len(self.movers)
+            self.movers.append(cell)
+            pts.append(xy[idx])
+            si.append(idx)
+            mi.append(np.full(len(idx), m))
+            stance.append(st[idx])
+        self.n = sum(len(x) for x in si)
+        if not self.n:
+            return
+        self.pts = np.vstack(pts)
+        self.si = np.concatenate(si)
+        self.mi = np.concatenate(mi)
+        st = np.concatenate(stance)
+        self.ks = ks[self.si]
+        self.ts = ts[self.si]
+        self.light = np.asarray(light_at(self.ts), dtype=bool)
+        self.mkey = np.array([c.key for c in self.movers], dtype=np.uint64)[self.mi]
+        cover = model.cover_at(self.pts)
+        cover = np.where(st == LIE_UP, np.maximum(cover, p.lying_up_cover), cover)
+        cover = np.where(st == CIVILIAN, np.maximum(cover, p.civilian_cover), cover)
+        self.open = 1.0 - cover
+        self.lo = self.pts.min(axis=0)
+        self.hi = self.pts.max(axis=0)
+
+    def near(self, xy: np.ndarray, margin_km: float) -> np.ndarray:
+        """Which points (..., 2) lie within ``margin_km`` of the samples' bounding box. Margins are
+        a fixed multiple of each observer kind's range (a kernel value below 1e-5 is left out), so
+        the filter does not depend on how the samples were batched."""
+        return np.all((xy >= self.lo - margin_km) & (xy <= self.hi + margin_km), axis=-1)
+
+
+class _Observers:
+    """The security observers and villagers at one lookahead's samples (computed once)."""
+
+    def __init__(self, sensing: Sensing, ts: np.ndarray, batch: _Batch) -> None:
+        self.model = model = sensing.model
+        self.ts = ts
+        self.b = batch
+        p = model.params
+        post = model.posture
+        max_range = max(p.detect_range_day_km, p.detect_range_thermal_km, p.sight_range_day_km) \
+            * (float(post.post_gain.max()) if len(post.post_gain) else 1.0)
+        sel = np.flatnonzero(batch.near(post.post_xy_km, _REACH * max_range))
+        self.post_sel = sel
+        day_r = p.detect_range_day_km * post.post_gain[sel]
+        night_r = np.where(post.post_thermal[sel], p.detect_range_thermal_km, p.detect_range_night_km) \
+            * post.post_gain[sel]
+        self.post_range = np.where(batch.light[None, :], day_r[:, None], night_r[:, None])
+        self._security: dict[bool, list] = {}
+        self._patrols = None
+
+    def security(self, for_watch: bool = False) -> list:
+        """Per observer kind: (kind, xy (o, n, 2) or (o, 1, 2), range (o, n) or (o, 1), rate (o,),
+        keys (o,), force (o,), active mask (o, n) or None) over the batch's samples."""
+        hit = self._security.get(for_watch)
+        if hit is not None:
+            return hit
+        model = self.model
+        p = model.params
+        b = self.b
+        post = model.posture
+        sel = self.post_sel
+        out = [(POSTS, post.post_xy_km[sel][:, None, :], self.post_range, np.full(len(sel), p.detect_rate_per_h),
+                post.post_key[sel], post.post_force[sel].astype(np.int64), None)]
+        if model.forces.patrols:
+            if self._patrols is None:
+                self._patrols = model.forces.observers(self.ts)
+            pxy, pout, pforce, pkeys = self._patrols
+            if len(pkeys):
+                sub = pxy[:, b.si]
+                act = pout[:, b.si]
+                reach = _REACH * max(p.detect_range_day_km, p.sight_range_day_km)
+                near = np.any(b.near(sub, reach) & act, axis=1)
+                j = np.flatnonzero(near)
+                rng_km = np.where(b.light, p.detect_range_day_km, p.detect_range_night_km)[None, :]
+                out.append((PATROLS, sub[j], rng_km, np.full(len(j), p.detect_rate_per_h), pkeys[j], pforce[j],
+                            act[j].astype(float)))
+        search = model.qrf.searchers(self.ts)
+        if search:
+            out.append((SEARCH, np.array([u.site for u, _ in search])[:, None, :],
+                        np.full((len(search), 1), p.qrf_search_range_km), np.full(len(search), p.qrf_search_rate_per_h),
+                        np.array([u.key for u, _ in search], dtype=np.uint64),
+                        np.array([u.force for u, _ in search], dtype=np.int64),
+                        np.array([m[b.si] for _, m in search], dtype=float)))
+        sweeps = model.clearing.observers(self.ts)
+        if sweeps:
+            out.append((SWEEP, np.array([s.centre for s, _ in sweeps])[:, None, :],
+                        np.full((len(sweeps), 1), p.clearing_radius_km), np.full(len(sweeps), p.qrf_search_rate_per_h),
+                        np.array([s.key for s, _ in sweeps], dtype=np.uint64),
+                        np.array([s.force for s, _ in sweeps], dtype=np.int64),
+                        np.array([m[b.si] for _, m in sweeps], dtype=float)))
+        if not for_watch:
+            fp = model.isr.footprint(self.ts)
+            if fp is not None:
+                centre, active = fp
+                out.append((ISR, centre[None, None, :], np.full((1, 1), p.isr_radius_km), np.array([p.isr_rate_per_h]),
+                            np.array([_ISR_KEY], dtype=np.uint64), np.array([COALITION]),
+                            active[b.si][None, :].astype(float)))
+        self._security[for_watch] = out
+        return out
+
+    def villagers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (v, k, 2) at the lookahead's sample times of the villagers whose home or work
+        lies near the batch, and their indices."""
+        pop = self.model.villagers
+        b = self.b
+        reach = _REACH * self.model.params.sight_range_day_km
+        near = b.near(pop.home_xy, reach) | b.near(pop.work_xy, reach)
+        vidx = np.flatnonzero(near)
+        if not len(vidx):
+            return np.zeros((0, len(self.ts), 2)), vidx
+        xy, _out = pop.positions(self.ts, vidx)
+        return xy, vidx
