@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.experiment import DEFAULT_RUNNER, Point, run_experiment
-from sim.engine.seeds import Streams
+from sim.rng import KeyedRandom, scenario_salt
 
 #: This file's module name as workers import it (its directory is ``sys.path[0]`` for a script,
 #: and forkserver/spawn workers inherit the parent's ``sys.path``).
@@ -56,8 +56,9 @@ def control_replicate(config: dict[str, Any], replicate: int) -> Output:
 
 def stub_replicate(config: dict[str, Any], replicate: int) -> Output:
     """A fake model (numpy work proportional to ``days``) for engine-only measurements."""
-    streams = Streams(int(config["seed"]), replicate, config["scenario"]["name"], config["crn"])
-    rng = streams["movement"]
+    salt = 0 if config["crn"] else scenario_salt(config["scenario"]["name"])
+    keyed = KeyedRandom(int(config["seed"]), replicate, salt)
+    rng = keyed.generator("act")
     days = int(config["days"])
     total = 0.0
     for _ in range(days):

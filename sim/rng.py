@@ -96,8 +96,26 @@ def _as_word(value: Any) -> np.ndarray | int:
     return int(value) & _MASK
 
 
+def _fold_ints(h: int, words: tuple) -> int | None:
+    """The all-integer fast path of :func:`fold` (None if a word is an array)."""
+    for w in words:
+        if type(w) is not int:
+            if isinstance(w, np.integer):
+                w = int(w)
+            else:
+                return None
+        x = ((h ^ (w & _MASK)) + _GOLDEN) & _MASK
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+        h = x ^ (x >> 31)
+    return h
+
+
 def fold(prefix: int, *words: Any) -> np.ndarray | int:
     """Hash ``words`` (ints or broadcastable int arrays) onto a prefix: ``h <- mix(h ^ w)``."""
+    fast = _fold_ints(prefix, words)
+    if fast is not None:
+        return fast
     h: np.ndarray | int = prefix
     owned = False  # whether h is an array this function allocated (safe to modify in place)
     for w in words:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.seeds import Streams
+from sim.rng import KeyedRandom, scenario_salt
 
 TESTS_DIR = Path(__file__).resolve().parent
 RUNNER = "test_engine_support:controlled_replicate"
@@ -71,9 +71,10 @@ def stub_replicate(config: dict[str, Any], replicate: int) -> StubOutput:
 
     Depends only on (seed, replicate, scenario, crn, days, gap_width_km), like the real model.
     """
-    streams = Streams(int(config["seed"]), replicate, config["scenario"]["name"], config["crn"])
+    salt = 0 if config["crn"] else scenario_salt(config["scenario"]["name"])
+    keyed = KeyedRandom(int(config["seed"]), replicate, salt)
     days = int(config["days"])
-    rng = streams["insurgents"]
+    rng = keyed.generator("act")
     daily = rng.poisson(0.05 * (1 + float(config["gap_width_km"])), size=days)
     n = int(daily.sum())
     kinds = np.array(["kidnapping", "ambush", "fake_checkpoint", "arson"])
@@ -90,14 +91,14 @@ def stub_replicate(config: dict[str, Any], replicate: int) -> StubOutput:
         "incidents": n,
         "kidnappings": int((incidents["type"] == "kidnapping").sum()),
         "ambushes": int((incidents["type"] == "ambush").sum()),
-        "airstrikes": int(streams["air"].poisson(0.2 * days)),
-        "tips": int(streams["villagers"].poisson(days)),
-        "gap_control": float(streams["intel"].random()),
+        "airstrikes": int(keyed.generator("combat").poisson(0.2 * days)),
+        "tips": int(keyed.generator("report").poisson(days)),
+        "gap_control": float(keyed.generator("share").random()),
     }
     timeseries = {
         "day": np.arange(days, dtype=np.int32),
         "incidents": daily.astype(np.int32),
-        "tips": streams["villagers"].poisson(1.0, days).astype(np.int32),
+        "tips": keyed.generator("plans").poisson(1.0, days).astype(np.int32),
     }
     return StubOutput(run, timeseries, incidents)
 

@@ -114,8 +114,9 @@ def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -
         "seeds": {
             "root_seed": data.get("seed"),
             "crn": data.get("crn"),
-            "scheme": "SeedSequence(root_seed, spawn_key=(replicate, purpose_index"
-                      "[, scenario_key if crn is false])); purposes: sim.engine.seeds.PURPOSES",
+            "scheme": "keyed draws: hash(root_seed, replicate, salt, purpose, entity, counter) with "
+                      "splitmix64 folding; salt 0 under crn, else the scenario name's hash; "
+                      "purposes: sim.rng.PURPOSES",
         },
         **extra,
     }

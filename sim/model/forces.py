@@ -212,8 +212,12 @@ class Forces:
                                    entity_key("gap_sorties"), day)
             for k, unit in enumerate(self.gap_units):
                 n[pats.index(unit)] = 1 if k < g else 0
+        # A patrol cannot be out twice at once: the day is cut into one slot per sortie and each
+        # sortie starts at a random time that lets it end within its slot.
+        n = np.minimum(n, max(1, int(24.0 // p.patrol_sortie_h)))
         pi, kk = np.nonzero(np.arange(_MAX_SORTIES)[None, :] < n[:, None])
-        t0 = 24.0 * day + 24.0 * u[pi, 1 + 2 * kk]
+        slot = 24.0 / np.maximum(n[pi], 1)
+        t0 = 24.0 * day + kk * slot + np.maximum(slot - p.patrol_sortie_h, 0.0) * u[pi, 1 + 2 * kk]
         t1 = t0 + p.patrol_sortie_h
         s0 = 2.0 * self._length[pi] * u[pi, 2 + 2 * kk]
         dt = model.sensing.dt

@@ -109,20 +109,32 @@ class InsurgentCell(CellAgent):
         self._next_consider = self.model.schedule_event(self.consider, after=gap)
 
     def consider(self) -> None:
-        """Weigh the options now (a Poisson process per cell; hot cells mostly lie low, S13)."""
+        """Now and then a cell weighs what to do (a Poisson process per cell); the hotter it is, the
+        more often it lets the moment pass and lies low (S13)."""
         if not self.alive:
             return
-        model = self.model
-        p = model.params
-        model.sensing.sync()
         self.decisions += 1
-        hungry = self.supplies < p.resupply_below_days
-        calm = model.rand.uniform("decide", self.key, self.decisions, 98) >= self.heat
-        if not self.busy and (hungry or calm):
-            choice = operations.choose(model, self, model.time)
-            if choice is not None:
-                self.set_out(*choice)
+        calm = self.model.rand.uniform("decide", self.key, self.decisions, 98) >= self.heat
+        if calm:
+            self.decide()
         self._schedule_consider()
+
+    def hungry(self) -> None:
+        """Supplies are short: the cell goes for supplies now -- the market or a village's zakat --
+        instead of waiting for its next consideration (resupply is a need, S15)."""
+        if self.alive and not self.busy:
+            self.decisions += 1
+            self.decide(needs_only=True)
+
+    def decide(self, needs_only: bool = False) -> None:
+        """Pick the best option by payoff against perceived risk, or keep hiding."""
+        model = self.model
+        if self.busy:
+            return
+        model.sensing.sync()
+        choice = operations.choose(model, self, model.time, needs_only)
+        if choice is not None:
+            self.set_out(*choice)
 
     def set_out(self, opt: operations.Option, legs: list, depart: float, arrive: float, end: float,
                 lie_up: bool) -> None:
@@ -346,4 +358,6 @@ def daily_upkeep(model: SecurityGapModel, day: int) -> None:
             gone = model.rand.binomial("social", cell.fighters, p.desertion_per_day, cell.key, day, 7)
             if gone:
                 cell.lose(gone, "deserted")
+        if cell.alive and cell.supplies < p.resupply_below_days and not cell.busy:
+            cell.hungry()
 

@@ -165,7 +165,8 @@ class SecurityGapModel(mesa.Model):
         their work parties' places are positions, not cells) and sample movement by light."""
         t = self.time
         for cell in self.cells():
-            cell.sync_cell()
+            if cell.plan or cell._home_cell != cell.cave:
+                cell.sync_cell()
         self.forces.step(int(round(t)))
         for unit in sorted(self.qrf.busy, key=lambda u: u.unique_id):
             unit.sync_cell()

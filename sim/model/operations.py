@@ -186,10 +186,13 @@ def plan_trip(model: SecurityGapModel, cell: InsurgentCell, opt: Option, t: floa
     return legs + back, depart, arrive, end
 
 
-def choose(model: SecurityGapModel, cell: InsurgentCell, t: float):
-    """The option with the highest utility (if positive) and its trip, or None."""
+def choose(model: SecurityGapModel, cell: InsurgentCell, t: float, needs_only: bool = False):
+    """The option with the highest utility (if positive) and its trip, or None (``needs_only``:
+    only options that bring supplies)."""
     p = model.params
     opts = options(model, cell, t)
+    if needs_only:
+        opts = [o for o in opts if o.kind in (RESUPPLY, EXTORT)]
     if not opts:
         return None
     noise = model.rand.gumbel("decide", SLOTS, cell.key, cell.decisions, 0, scale=p.option_noise)

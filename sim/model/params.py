@@ -55,7 +55,7 @@ class ModelParams:
                   "doc": "mechanisms switched off (sim/model/mechanisms.py), e.g. [informants,qrf]"})
 
     # --- time and weather ---------------------------------------------------------------------
-    tick_hours: float = p(1.0, 0.25, 6.0, "h", "resolution choice (docs/ODD.md, Scheduling)",
+    tick_hours: float = p(3.0, 0.25, 6.0, "h", "resolution choice (docs/ODD.md, Scheduling)",
                           "batch length of the sensing process; must divide 24")
     rainfall_index: float = p(1.0, 0.2, 2.5, "-", "seed 002 (wet 2018-19 season) [EST]",
                               "mean seasonal rainfall relative to normal; scales truffle yield")
@@ -93,13 +93,14 @@ class ModelParams:
     lying_up_cover: float = p(0.9, 0.0, 1.0, "-", "[EST]",
                               "cover of a group lying up in a ravine or ruin by day")
     civilian_cover: float = p(0.85, 0.0, 1.0, "-", "seed 002 (S15) [EST]",
-                              "concealment of fighters travelling as civilians (market trips)")
+                              "concealment from villagers of fighters travelling as civilians (posts "
+                              "and patrols cannot tell them apart at all)")
     sense_refractory_h: float = p(2.0, 0.25, 12.0, "h", "[EST]",
                                   "after one sighting, the same observer reports the same group "
                                   "again only after this long")
     engage_range_km: float = p(0.7, 0.2, 3.0, "km", "[EST]",
                                "distance within which a unit that sees a group engages it")
-    engage_kill_prob: float = p(0.08, 0.0, 0.5, "-", "July 2018 op (>=14 killed) [EST]",
+    engage_kill_prob: float = p(0.05, 0.0, 0.5, "-", "July 2018 op (>=14 killed) [EST]",
                                 "probability an engaged fighter is killed or captured")
     engage_force_casualty_prob: float = p(0.04, 0.0, 0.5, "-", "[EST]",
                                           "probability a member of an engaging unit is a casualty")
@@ -178,7 +179,7 @@ class ModelParams:
     max_cell_size: int = p(12, 4, 40, "fighters", "[EST]", "a cell larger than this splits")
     inflow_per_month: float = p(6.0, 0.0, 20.0, "fighters/month", "WSJ route via Great Zab [EST]",
                                 "exogenous inflow of fighters")
-    action_rate_per_day: float = p(0.08, 0.005, 1.0, "1/day", "seed 002 (S13) [EST]",
+    action_rate_per_day: float = p(0.03, 0.005, 1.0, "1/day", "seed 002 (S13) [EST]",
                                    "rate at which a cell weighs an operation")
     risk_aversion: float = p(1.0, 0.1, 5.0, "-", "Epstein 2002 (R) [EST]",
                              "weight of perceived capture risk against payoff")
@@ -194,7 +195,7 @@ class ModelParams:
                                  "heat added when a cell is seen, shot at or hears a strike nearby")
     day_move_tolerance: float = p(0.15, 0.0, 1.0, "-", "seed 002 (S14) [EST]",
                                   "perceived daylight capture risk above which a cell lies up by day")
-    supplies_days: float = p(30.0, 3.0, 90.0, "days", "seed 002 (S15) [EST]",
+    supplies_days: float = p(45.0, 3.0, 90.0, "days", "seed 002 (S15) [EST]",
                              "supplies a cell carries after resupply")
     resupply_below_days: float = p(5.0, 1.0, 30.0, "days", "[EST]",
                                    "supplies at which a cell goes to market")
@@ -239,9 +240,9 @@ class ModelParams:
                                     "daily recruitment probability of an aggrieved supporter near a cell")
     kin_link_share: float = p(0.2, 0.0, 1.0, "-", "seed 002 (S11, S12) [EST]",
                               "share of Sunni Arab parties with kin in a cell (supporters)")
-    payoff_kidnap: float = p(3.0, 0.0, 10.0, "payoff units", "DOMAIN 4.7 (ransom $20k-100k) [EST]",
+    payoff_kidnap: float = p(4.0, 0.0, 10.0, "payoff units", "DOMAIN 4.7 (ransom $20k-100k) [EST]",
                              "value of a kidnapping (per hostage held, Kurdish hostages)")
-    payoff_fake_checkpoint: float = p(3.0, 0.0, 10.0, "payoff units", "rudaw 12082021 [EST]",
+    payoff_fake_checkpoint: float = p(1.5, 0.0, 10.0, "payoff units", "rudaw 12082021 [EST]",
                                       "value of a night fake checkpoint at expected traffic")
     payoff_ambush: float = p(2.0, 0.0, 10.0, "payoff units", "seed 002 (Q7) [EST]", "value of an ambush")
     payoff_arson: float = p(2.5, 0.0, 10.0, "payoff units", "shafaaq May 2020 [EST]",
@@ -271,7 +272,7 @@ class ModelParams:
                                "probability a member of an ambushed unit is a casualty")
     village_fight_hit_prob: float = p(0.1, 0.0, 1.0, "-", "rudaw 201220191 [EST]",
                                       "probability a defender or attacker is hit in a village fight")
-    retribution_prob: float = p(0.3, 0.0, 1.0, "-", "seed 002 (S11, Q13) [EST]",
+    retribution_prob: float = p(0.15, 0.0, 1.0, "-", "seed 002 (S11, Q13) [EST]",
                                 "probability a cell punishes someone it suspects after a loss")
     suspicion_accuracy: float = p(0.5, 0.0, 1.0, "-", "seed 002 (S12) [EST]",
                                   "probability a suspect is a real informant (else an innocent)")
@@ -345,6 +346,7 @@ class ModelParams:
     grievance_kurd: float = p(0.2, 0.0, 1.0, "-", "[EST]", "baseline grievance of Kurdish villagers")
     grievance_arab: float = p(0.45, 0.0, 1.0, "-", "seed 002 (S9: 'The Sunnis are against this army') [EST]",
                               "baseline grievance of Sunni Arab villagers")
+    grievance_sd: float = p(0.15, 0.0, 0.5, "-", "[EST]", "spread of households' baseline grievance")
     grievance_per_harm: float = p(0.2, 0.0, 1.0, "-", "Bennett 2008; Kress-Szechtman 2009 [EST]",
                                   "grievance added by collateral harm")
     trips_per_day: float = p(1.0, 0.0, 6.0, "1/day", "[EST]", "trips a driver agent makes a day")
@@ -360,7 +362,7 @@ class ModelParams:
                                        "ceiling on strikes per month")
     strike_confidence: float = p(0.6, 0.1, 1.0, "-", "[EST]",
                                  "confidence in a hideout needed to request a strike")
-    strike_kill_prob: float = p(0.15, 0.0, 1.0, "-", "seed 004 (56 killed / 82 strikes) [EST]",
+    strike_kill_prob: float = p(0.09, 0.0, 1.0, "-", "seed 004 (56 killed / 82 strikes) [EST]",
                                 "probability each fighter at a struck site is killed")
     strike_radius_km: float = p(0.5, 0.05, 2.0, "km", "[EST]", "distance within which a strike hits")
     collateral_prob: float = p(0.03, 0.0, 0.5, "-", "Bennett 2008 [EST]",

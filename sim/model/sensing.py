@@ -88,7 +88,7 @@ class Sensing:
             if sighting.t > now or event.time > now:
                 event.cancel()
                 self.model.villagers.pending.discard(sighting)
-        self._sightings = [(e, s) for e, s in self._sightings if not e.CANCELED]
+        self._sightings = [(e, s) for e, s in self._sightings if not e.CANCELED and e.time >= now]
         if self._detection_event is not None:
             self._detection_event.cancel()
             self._detection_event = None
@@ -208,7 +208,7 @@ class Sensing:
         sub = vxy[:, b.si[sel]]
         d = np.hypot(sub[..., 0] - pts[None, :, 0], sub[..., 1] - pts[None, :, 1])
         rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
-        haz = p.see_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2) * b.open[sel][None, :]
+        haz = p.see_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2) * b.open_to_villagers[sel][None, :]
         prob = -np.expm1(-haz * self.dt)
         vi, sj = np.nonzero(prob > 1e-6)
         if not len(vi):
@@ -350,10 +350,12 @@ class _Batch:
         self.ts = ts[self.si]
         self.light = np.asarray(light_at(self.ts), dtype=bool)
         self.mkey = np.array([c.key for c in self.movers], dtype=np.uint64)[self.mi]
-        cover = model.cover_at(self.pts)
-        cover = np.where(st == LIE_UP, np.maximum(cover, p.lying_up_cover), cover)
-        cover = np.where(st == CIVILIAN, np.maximum(cover, p.civilian_cover), cover)
-        self.open = 1.0 - cover
+        cover = np.where(st == LIE_UP, np.maximum(model.cover_at(self.pts), p.lying_up_cover),
+                         model.cover_at(self.pts))
+        # Fighters travelling as civilians (market trips, S15) pass posts and patrols as the people
+        # they look like; only someone who knows them -- a villager -- can tell them apart.
+        self.open = np.where(st == CIVILIAN, 0.0, 1.0 - cover)
+        self.open_to_villagers = np.where(st == CIVILIAN, 1.0 - p.civilian_cover, 1.0 - cover)
         self.lo = self.pts.min(axis=0)
         self.hi = self.pts.max(axis=0)
 

@@ -144,23 +144,28 @@ class Traffic:
         out: list[Trip] = []
         if model.on("traffic") and len(self.destinations) and len(self.drivers):
             keys = model.villagers.keys[self.drivers]
-            counts = rnd.poisson("traffic", p.trips_per_day, keys, day)
-            for i, k, n in zip(self.drivers.tolist(), keys.tolist(), np.atleast_1d(counts).tolist(), strict=True):
-                for m in range(n):
-                    u_night, u_hour, u_dest, u_dwell = rnd.uniforms("traffic", 4, k, day, m)
-                    if u_night < p.night_trip_share:
-                        hour = DUSK_H + (24.0 - DUSK_H) * u_hour
-                    else:
-                        hour = p.work_start_h + (DUSK_H - p.work_start_h) * u_hour
-                    dest = int(self.destinations[min(int(u_dest * len(self.destinations)),
-                                                     len(self.destinations) - 1)])
-                    occupants = 1 + rnd.poisson("traffic", p.occupants - 1.0, k, day, m, 1)
-                    nodes, cum = self._path(self._home_node[i], dest)
-                    t0 = 24.0 * day + hour
-                    out.append(Trip(entity_key(k, day, m, 0), i, t0, nodes, cum, p.road_speed_kmh, occupants))
-                    back = t0 + cum[-1] / p.road_speed_kmh + p.trip_dwell_h * (0.5 + u_dwell)
-                    out.append(Trip(entity_key(k, day, m, 1), i, back, nodes[::-1], cum[-1] - cum[::-1],
-                                    p.road_speed_kmh, occupants))
+            counts = np.atleast_1d(rnd.poisson("traffic", p.trips_per_day, keys, day))
+            d_idx = np.repeat(np.arange(len(self.drivers)), counts)
+            m = np.arange(len(d_idx)) - np.repeat(np.cumsum(counts) - counts, counts)
+            if len(d_idx):
+                k = keys[d_idx]
+                u = rnd.uniform("traffic", k[:, None], day, m[:, None], np.arange(4)[None, :])
+                occupants = 1 + np.atleast_1d(rnd.poisson("traffic", p.occupants - 1.0, k, day, m, 1))
+                night = u[:, 0] < p.night_trip_share
+                hour = np.where(night, DUSK_H + (24.0 - DUSK_H) * u[:, 1],
+                                p.work_start_h + (DUSK_H - p.work_start_h) * u[:, 1])
+                dest = self.destinations[np.minimum((u[:, 2] * len(self.destinations)).astype(int),
+                                                    len(self.destinations) - 1)]
+                for j in range(len(d_idx)):
+                    i = int(self.drivers[d_idx[j]])
+                    kj, mj = int(k[j]), int(m[j])
+                    nodes, cum = self._path(self._home_node[i], int(dest[j]))
+                    t0 = 24.0 * day + float(hour[j])
+                    out.append(Trip(entity_key(kj, day, mj, 0), i, t0, nodes, cum, p.road_speed_kmh,
+                                    int(occupants[j])))
+                    back = t0 + cum[-1] / p.road_speed_kmh + p.trip_dwell_h * (0.5 + float(u[j, 3]))
+                    out.append(Trip(entity_key(kj, day, mj, 1), i, back, nodes[::-1], cum[-1] - cum[::-1],
+                                    p.road_speed_kmh, int(occupants[j])))
         if len(self._days) > 4:
             self._days.pop(min(self._days))
         self._days[day] = out

@@ -151,8 +151,10 @@ class VillagerPopulation:
         noise = rnd.normal("init", self.keys[:, None], 3, np.arange(N_FORCES)[None, :], scale=0.05)
         self.trust = np.clip(self.trust_base + noise, 0, 1)
         self.fear = np.clip(rnd.normal("init", self.keys, 4, loc=0.3, scale=0.1), 0, 1)
-        self.grievance_base = np.where(self.community == KURD, p.grievance_kurd, p.grievance_arab)
-        self.grievance = np.clip(self.grievance_base + rnd.normal("init", self.keys, 5, scale=0.15), 0, 1)
+        # Each household's own baseline grievance (its community's, plus its own history).
+        self.grievance_base = np.clip(np.where(self.community == KURD, p.grievance_kurd, p.grievance_arab)
+                                      + rnd.normal("init", self.keys, 5, scale=p.grievance_sd), 0, 1)
+        self.grievance = self.grievance_base.copy()
         self.supporter = (self.community == ARAB) & (rnd.uniform("init", self.keys, 6) < p.kin_link_share)
         self.link_force = np.full(n, NONE, dtype=np.int8)
         self.link_post = np.zeros(n, dtype=np.uint64)
