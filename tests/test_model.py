@@ -73,14 +73,14 @@ def test_defaults_construct_and_run_like_a_mesa_model():
     assert m.seed == 3 and m.days == 365
     m.run_for(24)
     assert m.time == 24
-    m.step()  # Mesa's step advances one hour
-    assert m.time == 25
+    m.step()  # one step is a day; time runs in hours
+    assert m.time == 48 and m.steps == 2
     assert isinstance(m.grid, OrthogonalMooreGrid)
 
 
 def test_every_moving_agent_is_in_its_current_cell_after_each_step():
     model = build_model(coarse("days=10"), 1)
-    for _ in range(24 * 6):
+    for _ in range(6):
         model.step()
         now = model.time
         for agent in model.agents_by_type.get(InsurgentCell, []):

@@ -124,6 +124,13 @@ class Patrol(CellAgent):
                     out |= sel
         return xy, out
 
+    def sync_cell(self, t: float) -> None:
+        """Move the Mesa agent to the cell it is in at time t (from its track on the sensing grid)."""
+        xy, out = self.positions_on_grid(np.array([math.ceil(t / self.model.sensing.dt - 1e-9)]))
+        coord = self.model.frame.cell_of(*(xy[0] if out[0] else self.route.xy[0]))
+        if self.cell is None or self.cell.coordinate != coord:
+            self.cell = self.model.grid[coord]
+
     @property
     def force_name(self) -> str:
         return FORCES[self.force]
@@ -138,7 +145,7 @@ class Forces:
         self.patrols: list[Patrol] = []
         self.gap_units: list[Patrol] = []
         self.post_cover = np.zeros(model.terrain.layers["zone"].shape, dtype=bool)
-        self._moves: dict[int, list] = {}
+        self._gap_cells: np.ndarray | None = None
 
     def deploy(self, posture: Posture) -> None:
         """(Re)create the posts and patrols of a posture (at the start and on timeline events)."""
@@ -170,7 +177,15 @@ class Forces:
                         self.patrols.append(unit)
                         self.gap_units.append(unit)
         self.post_cover = self._post_cover(posture)
-        self._moves = {}
+        gap = model.terrain.layers["gap"]
+        self._block = b = max(1, round(1.0 / model.terrain.cell_km))
+        shape = (-(-gap.shape[0] // b), -(-gap.shape[1] // b))
+        self._gap_cells = np.zeros(shape)
+        self._gap_watched = np.zeros(shape)
+        gx, gy = np.nonzero(gap)
+        np.add.at(self._gap_cells, (gx // b, gy // b), 1.0)
+        wx, wy = np.nonzero(gap & self.post_cover)
+        np.add.at(self._gap_watched, (wx // b, wy // b), 1.0)
         tables = [pt.route.table for pt in self.patrols]
         self._table = np.vstack(tables) if tables else np.zeros((1, 2))
         self._table_n = np.array([len(tb) for tb in tables], dtype=np.int64)
@@ -178,7 +193,6 @@ class Forces:
             if tables else np.zeros(0, dtype=np.int64)
         self._length = np.array([pt.route.length_km for pt in self.patrols])
         self._speed = np.array([pt.speed for pt in self.patrols])
-        self._home_cell = [model.frame.cell_of(*pt.route.xy[0]) for pt in self.patrols]
         day = model.calendar.day(model.time)
         self.plan_day(day)
         self.plan_day(day + 1)
@@ -196,8 +210,8 @@ class Forces:
 
     def plan_day(self, day: int) -> None:
         """Draw every patrol's sorties for a day (how many, when, from where along the route; gap
-        sorties: a Poisson number by coordination), lay them out on the sensing grid, and note where
-        the hourly steps must move the patrols. Vectorised over all patrols: it runs every day."""
+        sorties: a Poisson number by coordination) and lay them out on the sensing grid. Vectorised
+        over all patrols: it runs every day."""
         model = self.model
         p = model.params
         pats = self.patrols
@@ -232,18 +246,6 @@ class Forces:
             sel = owner == j
             mine = np.flatnonzero(pi == j)
             patrol.set_day(day, [(float(t0[m]), float(t1[m]), float(s0[m])) for m in mine], ks[sel], xy[sel])
-        # Hourly cells: every whole hour of a sortie, then back at the route's start.
-        h0 = np.ceil(t0).astype(np.int64)
-        hl = np.ceil(t1).astype(np.int64) - h0
-        hs = np.repeat(np.arange(len(pi)), hl)
-        hours = h0[hs] + np.arange(len(hs)) - np.repeat(np.cumsum(hl) - hl, hl)
-        hxy = self._positions(pi[hs], hours.astype(float), t0[hs], s0[hs])
-        ix, iy = model.frame.cells_of(hxy[:, 0], hxy[:, 1])
-        moves = self._moves
-        for j, h, a, b in zip(pi[hs].tolist(), hours.tolist(), ix.tolist(), iy.tolist(), strict=True):
-            moves.setdefault(h, []).append((pats[j], (a, b)))
-        for j, h in zip(pi.tolist(), np.ceil(t1).astype(np.int64).tolist(), strict=True):
-            moves.setdefault(h, []).append((pats[j], self._home_cell[j]))
 
     def _positions(self, pidx: np.ndarray, t: np.ndarray, t0: np.ndarray, s0: np.ndarray) -> np.ndarray:
         """Positions of patrols ``pidx`` at times t on sorties that started at t0 from arc s0."""
@@ -252,13 +254,6 @@ class Forces:
         s = np.where(s > length, 2.0 * length - s, s)
         j = np.minimum(np.rint(s * (1.0 / TABLE_KM)).astype(np.int64), self._table_n[pidx] - 1)
         return self._table[self._offset[pidx] + j]
-
-    def step(self, hour: int) -> None:
-        """Move the patrols whose grid cell changes at this whole hour."""
-        grid = self.model.grid
-        for patrol, coord in self._moves.pop(hour, ()):
-            if patrol.model is not None and patrol.cell is not None and patrol.cell.coordinate != coord:
-                patrol.cell = grid[coord]
 
     def observers(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Positions (m, k, 2), out mask (m, k), force (m,), key (m,) of the patrols out at some
@@ -304,19 +299,20 @@ class Forces:
         return np.vstack(pts), np.concatenate(times)
 
     def mark_day(self, day: int) -> float:
-        """Share of gap cells a post watches or a patrol passed within 1 km of during the day."""
-        model = self.model
-        terrain = model.terrain
-        gap = terrain.layers["gap"]
-        if not gap.any():
+        """Share of gap cells a post watches by day or a patrol passed close to during the day.
+
+        Counted on blocks of about 1 km: a block a patrol's track entered, and its eight
+        neighbours, count as patrolled (so "close" means within one to two kilometres)."""
+        if self._gap_cells is None or not self._gap_cells.sum():
             return 1.0
-        r = max(1, round(1.0 / terrain.cell_km))
+        b = self._block
         pos, _ = self.day_track(day)
-        visited = np.zeros_like(gap)
+        visited = np.zeros(self._gap_cells.shape, dtype=bool)
         if len(pos):
-            ix, iy = model.frame.cells_of(pos[:, 0], pos[:, 1])
-            visited[ix, iy] = True
-            visited = ndimage.maximum_filter(visited, size=2 * r + 1, mode="constant")
-        return float(((self.post_cover | visited) & gap).sum() / gap.sum())
+            ix, iy = self.model.frame.cells_of(pos[:, 0], pos[:, 1])
+            visited[ix // b, iy // b] = True
+            visited = ndimage.maximum_filter(visited, size=3, mode="constant")
+        covered = np.where(visited, self._gap_cells, self._gap_watched)
+        return float(covered.sum() / self._gap_cells.sum())
 
 

@@ -164,6 +164,7 @@ class InsurgentCell(CellAgent):
         if self.task is not None:
             self.task.close()
         self.task = None
+        self.model.recorder.movement(self.plan.legs, self.model.time)
         self.plan = Plan()
 
     def leave_now(self) -> None:
@@ -234,6 +235,7 @@ class InsurgentCell(CellAgent):
             self._next_consider.cancel()
         if self.task is not None:
             self.task.abort()
+        self.model.recorder.movement(self.plan.legs, self.model.time)
         self.plan = Plan()
         self.model.cell_by_uid.pop(self.unique_id, None)
         self.model.command.forget(self.unique_id)

@@ -4,9 +4,10 @@ Why it only wires: every behaviour lives in the agents and submodels it creates 
 class owns time, the scenario's timeline and the model-wide queries the agents share (who holds a
 place, how much cover it gives). Time runs in hours on Mesa's event clock: what happens at a moment is
 a scheduled event (a decision, an arrival, a message delivered, a strike approved, the end of a
-checkpoint's night), Mesa's hourly ``step`` keeps every agent's grid cell current, and a midnight event
-closes the day's row and starts the next day (plans, tasking, inflow). ``run()`` runs to the horizon;
-``run_for(hours)`` and ``run_until(hour)`` work as in every Mesa model.
+checkpoint's night). One ``step()`` is a day: like Mesa's own discrete-event simulator, the model
+stops Mesa's default one-step-per-time-unit schedule, and a midnight event closes the day's row,
+brings every agent's grid cell up to date and starts the next day (plans, tasking, inflow).
+``run()`` runs to the horizon; ``run_for(hours)`` and ``run_until(hour)`` work as in every Mesa model.
 
 Randomness: every draw is keyed by (seed, replicate, purpose, entity, counter) (sim/rng.py); the
 engine hands the model a seed and a replicate id and nothing else. The model knows nothing of files
@@ -86,6 +87,10 @@ class SecurityGapModel(mesa.Model):
         salt = 0 if config.crn else scenario_salt(config.scenario.name)
         self.rand = KeyedRandom(seed, replicate, salt)
         super().__init__(rng=self.rand.python_seed("mesa"))
+        # Time is in hours and a step is a day: stop Mesa's hourly default step (as Mesa's own
+        # DEVS simulator does) and use the class's step() (one day) instead of Mesa's wrapper.
+        self._default_schedule.stop()
+        del self.step
         self.config = config
         self.params = p = config.model
         self.replicate = replicate
@@ -161,18 +166,20 @@ class SecurityGapModel(mesa.Model):
 
     # -- time -----------------------------------------------------------------------------------
     def step(self) -> None:
-        """Mesa's hourly step: keep every moving agent's grid cell current (households stay at home;
-        their work parties' places are positions, not cells) and sample movement by light."""
-        t = self.time
+        """One step: one day (time runs in hours; ``run_for(hours)`` for other spans)."""
+        self.run_for(24.0)
+
+    def sync_cells(self) -> None:
+        """Bring the grid cell of every moving agent up to date (at each midnight; viewers may call
+        it at any time). Households stay at home; their work parties' places are positions."""
         for cell in self.cells():
             if cell.plan or cell._home_cell != cell.cave:
                 cell.sync_cell()
-        self.forces.step(int(round(t)))
+        now = self.time
+        for patrol in self.forces.patrols:
+            patrol.sync_cell(now)
         for unit in sorted(self.qrf.busy, key=lambda u: u.unique_id):
             unit.sync_cell()
-        self.recorder.hourly()
-        if t >= self.horizon_h:
-            self.running = False
 
     def run(self) -> None:
         """Run to the configured horizon (``days`` whole days)."""
@@ -183,6 +190,9 @@ class SecurityGapModel(mesa.Model):
     def _midnight(self) -> None:
         """Close yesterday's row; start the day: timeline, weather, plans for tomorrow, arrivals."""
         day = int(round(self.time / 24.0))
+        if day > 0:
+            self.steps += 1
+            self.sync_cells()
         self.recorder.end_of_day(day - 1)
         if day >= self.days:
             self.running = False

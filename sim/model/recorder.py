@@ -37,10 +37,9 @@ class Recorder:
             name: np.zeros(days, np.int32) for name in (
                 "incidents", "fighters", "cells", "tips", "tips_reaching_actor", "tips_pesh", "tips_ia",
                 "tips_pmf", "tips_joint", "airstrikes", "killed_air", "links_pesh", "links_ia",
-                "links_pmf", "links_joint", "day_moves", "night_moves", "clearing_ops", "joint_ops",
-                "inflow", "detections")}
+                "links_pmf", "links_joint", "clearing_ops", "joint_ops", "inflow", "detections")}
         for name in ("gap_control", "trust_kurd_pesh", "trust_kurd_ia", "trust_arab_pesh",
-                     "trust_arab_ia", "heat_mean"):
+                     "trust_arab_ia", "heat_mean", "day_move_hours", "night_move_hours"):
             self.daily[name] = np.zeros(days, np.float32)
         for t in INCIDENT_TYPES:
             self.daily[TYPE_COLUMNS[t]] = np.zeros(days, np.int32)
@@ -65,8 +64,6 @@ class Recorder:
         self.retribution_informant = 0
         self.trips: Counter[str] = Counter()
         self.trips_lying_up = 0
-        self.day_moves = 0
-        self.night_moves = 0
         self.strike_xy: list[tuple[float, float, int]] = []
         self.events: list[tuple[int, str]] = []
 
@@ -106,17 +103,21 @@ class Recorder:
             elif label.endswith(" clearing"):
                 self.daily["clearing_ops"][day] += 1
 
-    def hourly(self) -> None:
-        """Sample insurgent movement once an hour: moving in daylight or in the dark."""
-        t = self.model.time
-        light = bool(light_at(t))
-        for cell in self.model.cells():
-            pos = cell.plan.position(t)
-            if pos is not None and pos[1] == MOVE:
-                if light:
-                    self.day_moves += 1
-                else:
-                    self.night_moves += 1
+    def movement(self, legs: list, until: float) -> None:
+        """Add the hours a finished (or cut-short) trip spent walking, by day and by light, to the
+        daily series (sampled every 6 minutes; the trip's own legs, not a tick, decide)."""
+        day_h, night_h = self.daily["day_move_hours"], self.daily["night_move_hours"]
+        for t0, t1, *_rest, stance in legs:
+            t1 = min(t1, until)
+            if stance != MOVE or t1 <= t0:
+                continue
+            n = max(1, int(math.ceil((t1 - t0) / 0.1)))
+            ts = t0 + (np.arange(n) + 0.5) * (t1 - t0) / n
+            days = np.minimum((ts // 24.0).astype(np.int64), len(day_h) - 1)
+            light = np.asarray(light_at(ts), dtype=bool)
+            w = (t1 - t0) / n
+            np.add.at(day_h, days[light], w)
+            np.add.at(night_h, days[~light], w)
 
     def end_of_day(self, day: int) -> None:
         """Close a day's row of the time series."""
@@ -144,8 +145,6 @@ class Recorder:
         trust = m.villagers.mean_trust()
         d["trust_kurd_pesh"][day], d["trust_kurd_ia"][day] = trust[0, 0], trust[0, 1]
         d["trust_arab_pesh"][day], d["trust_arab_ia"][day] = trust[1, 0], trust[1, 1]
-        d["day_moves"][day] = self.day_moves - int(d["day_moves"][:day].sum())
-        d["night_moves"][day] = self.night_moves - int(d["night_moves"][:day].sum())
 
     # -- at the end ----------------------------------------------------------------------------
     def timeseries_table(self) -> dict[str, np.ndarray]:
@@ -232,8 +231,17 @@ class Recorder:
         row["isr_hours"] = float(m.isr.hours)
         row["isr_tracks"] = int(m.isr.tracks)
         row["retributions_of_informants"] = int(self.retribution_informant)
-        moves = self.day_moves + self.night_moves
-        row["daylight_move_share"] = self.day_moves / moves if moves else math.nan
+        day_h = float(self.daily["day_move_hours"].sum())
+        night_h = float(self.daily["night_move_hours"].sum())
+        for cell in cells:  # trips still under way at the end of the run
+            for t0, t1, *_rest, stance in cell.plan.legs:
+                t1 = min(t1, m.time)
+                if stance == MOVE and t1 > t0:
+                    ts = np.linspace(t0, t1, max(2, int((t1 - t0) / 0.1)))
+                    frac = float(np.mean(light_at(ts)))
+                    day_h += frac * (t1 - t0)
+                    night_h += (1 - frac) * (t1 - t0)
+        row["daylight_move_share"] = day_h / (day_h + night_h) if day_h + night_h else math.nan
         row["trips_lying_up_share"] = self.trips_lying_up / sum(self.trips.values()) if self.trips else math.nan
         heat = self.daily["heat_mean"]
         row["heat_mean"] = float(heat.mean()) if len(heat) else 0.0

@@ -20,6 +20,7 @@ draws make the second look see the same things wherever nothing changed.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -163,36 +164,28 @@ class Sensing:
         model = self.model
         p = model.params
         self.samples += b.n
-        best = None
-        for kind, oxy, rng_km, rate, keys, force, active in obs.security():
-            if not len(keys):
+        m = obs.matrix()
+        if m is None:
+            return None
+        haz = m.rate[:, None] * np.exp(-(m.d / m.rng) ** 2) * b.open[None, :] * m.active
+        prob = -np.expm1(-haz * self.dt)
+        oi, si = np.nonzero(prob > 1e-6)
+        if not len(oi):
+            return None
+        u = model.rand.uniform("sense", m.keys[oi], b.mkey[si], b.ks[si])
+        hit = u < prob[oi, si]
+        if not hit.any():
+            return None
+        oi, si = oi[hit], si[hit]
+        for j in np.lexsort((oi, b.ts[si])):
+            o, s = int(oi[j]), int(si[j])
+            t = float(b.ts[s])
+            cell = b.movers[b.mi[s]]
+            if t < self.last_detect.get((int(m.keys[o]), cell.key), -1e18) + p.sense_refractory_h:
                 continue
-            d = np.hypot(oxy[..., 0] - b.pts[None, :, 0], oxy[..., 1] - b.pts[None, :, 1])
-            haz = rate[:, None] * np.exp(-(d / rng_km) ** 2) * b.open[None, :]
-            if active is not None:
-                haz *= active
-            prob = -np.expm1(-haz * self.dt)
-            oi, si = np.nonzero(prob > 1e-6)
-            if not len(oi):
-                continue
-            u = model.rand.uniform("sense", keys[oi], b.mkey[si], b.ks[si])
-            hit = u < prob[oi, si]
-            if not hit.any():
-                continue
-            oi, si = oi[hit], si[hit]
-            order = np.argsort(b.ts[si], kind="stable")
-            for j in order:
-                o, s = int(oi[j]), int(si[j])
-                t = float(b.ts[s])
-                if best is not None and t >= best[0]:
-                    break
-                cell = b.movers[b.mi[s]]
-                if t < self.last_detect.get((int(keys[o]), cell.key), -1e18) + p.sense_refractory_h:
-                    continue
-                o_xy = oxy[o, s if oxy.shape[1] > 1 else 0]
-                best = (t, cell, kind, o, b.pts[s].copy(), np.asarray(o_xy).copy(), int(force[o]), int(keys[o]))
-                break
-        return best
+            return (t, cell, int(m.kind[o]), o, b.pts[s].copy(), m.where(o, s), int(m.force[o]),
+                    int(m.keys[o]))
+        return None
 
     def _sight(self, b: _Batch, obs: _Observers, keep: np.ndarray) -> None:
         """Villagers who notice a group before the cut: each sighting becomes an event."""
@@ -244,43 +237,37 @@ class Sensing:
         """What the groups notice of posts, patrols and units before the cut (threat memory)."""
         model = self.model
         p = model.params
+        m = obs.matrix()
         sel = np.flatnonzero(keep)
-        if not len(sel):
+        if m is None or not len(sel):
             return
-        pts = b.pts[sel]
+        seen_by = np.flatnonzero(m.kind != ISR)  # a group cannot see the coalition's sensor
         rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
-        for kind, oxy, _r, _rate, keys, _f, active in obs.security(for_watch=True):
-            if not len(keys):
+        d = m.d[np.ix_(seen_by, sel)]
+        haz = p.watch_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2) * m.active[np.ix_(seen_by, sel)]
+        prob = -np.expm1(-haz * self.dt)
+        oi, sj = np.nonzero(prob > 1e-4)
+        if not len(oi):
+            return
+        oi = seen_by[oi]
+        s_all = sel[sj]
+        u = model.rand.uniform("watch", b.mkey[s_all], m.keys[oi], b.ks[s_all])
+        hit = np.flatnonzero(u < prob[seen_by.searchsorted(oi), sj])
+        first: dict[tuple[int, int], int] = {}
+        for j in hit[np.argsort(b.ts[s_all[hit]], kind="stable")]:
+            pair = (int(b.mi[s_all[j]]), int(oi[j]))
+            if pair in first:
                 continue
-            osub = oxy[:, sel] if oxy.shape[1] > 1 else oxy
-            d = np.hypot(osub[..., 0] - pts[None, :, 0], osub[..., 1] - pts[None, :, 1])
-            haz = p.watch_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2)
-            if active is not None:
-                haz *= active[:, sel]
-            prob = -np.expm1(-haz * self.dt)
-            oi, sj = np.nonzero(prob > 1e-4)
-            if not len(oi):
-                continue
-            s_all = sel[sj]
-            u = model.rand.uniform("watch", b.mkey[s_all], keys[oi], b.ks[s_all])
-            hit = np.flatnonzero(u < prob[oi, sj])
+            t = float(b.ts[s_all[j]])
+            if t >= self.last_watch.get((b.movers[pair[0]].key, int(m.keys[pair[1]])), -1e18) \
+                    + p.sighting_refractory_h:
+                first[pair] = int(j)
+        for (mv, o), j in first.items():
+            s = int(s_all[j])
+            kind = int(m.kind[o])
             mem_kind = POST if kind == POSTS else (PATROL if kind == PATROLS else TRANSIENT)
-            first: dict[tuple[int, int], int] = {}
-            for j in hit[np.argsort(b.ts[s_all[hit]], kind="stable")]:
-                pair = (int(b.mi[s_all[j]]), int(oi[j]))
-                if pair in first:
-                    continue
-                t = float(b.ts[s_all[j]])
-                if t >= self.last_watch.get((b.movers[pair[0]].key, int(keys[pair[1]])), -1e18) \
-                        + p.sighting_refractory_h:
-                    first[pair] = int(j)
-            for (m, o), j in first.items():
-                cell = b.movers[m]
-                okey = int(keys[o])
-                s = int(s_all[j])
-                t = float(b.ts[s])
-                where = oxy[o, s if oxy.shape[1] > 1 else 0]
-                self._watch.append((t, cell.unique_id, np.asarray(where).copy(), 1.0, mem_kind, okey))
+            self._watch.append((float(b.ts[s]), b.movers[mv].unique_id, m.where(o, s), 1.0,
+                                mem_kind, int(m.keys[o])))
         self._watch.sort(key=lambda e: e[0])
 
     # -- a detection happens ------------------------------------------------------------------
@@ -366,6 +353,26 @@ class _Batch:
         return np.all((xy >= self.lo - margin_km) & (xy <= self.hi + margin_km), axis=-1)
 
 
+@dataclass
+class _Matrix:
+    """Security observers (o) against the batch's samples (n)."""
+
+    kind: np.ndarray  # (o,)
+    keys: np.ndarray  # (o,) entity keys
+    force: np.ndarray  # (o,)
+    static_xy: np.ndarray  # (o, 2) where a fixed observer is (NaN for patrols)
+    moving: dict[int, np.ndarray]  # observer row -> (n, 2) positions of a patrol
+    rng: np.ndarray  # (o, n) detection range
+    rate: np.ndarray  # (o,) detection hazard at zero distance
+    active: np.ndarray  # (o, n) 1 where the observer is out
+    d: np.ndarray  # (o, n) distance to the sample's group, km
+
+    def where(self, o: int, s: int) -> np.ndarray:
+        """Where observer o was at sample s."""
+        track = self.moving.get(o)
+        return (track[s] if track is not None else self.static_xy[o]).copy()
+
+
 class _Observers:
     """The security observers and villagers at one lookahead's samples (computed once)."""
 
@@ -383,58 +390,82 @@ class _Observers:
         night_r = np.where(post.post_thermal[sel], p.detect_range_thermal_km, p.detect_range_night_km) \
             * post.post_gain[sel]
         self.post_range = np.where(batch.light[None, :], day_r[:, None], night_r[:, None])
-        self._security: dict[bool, list] = {}
-        self._patrols = None
+        self._matrix: _Matrix | None | bool = False
 
-    def security(self, for_watch: bool = False) -> list:
-        """Per observer kind: (kind, xy (o, n, 2) or (o, 1, 2), range (o, n) or (o, 1), rate (o,),
-        keys (o,), force (o,), active mask (o, n) or None) over the batch's samples."""
-        hit = self._security.get(for_watch)
-        if hit is not None:
-            return hit
+    def matrix(self) -> _Matrix | None:
+        """Every security observer against every sample of the batch (computed once per look):
+        ranges and rates, activity, and the distance matrix. Static observers (posts, units on a
+        site, sweeps, the sensor's footprint) are one point each; patrols move."""
+        if self._matrix is not False:
+            return self._matrix
         model = self.model
         p = model.params
         b = self.b
+        n = b.n
         post = model.posture
         sel = self.post_sel
-        out = [(POSTS, post.post_xy_km[sel][:, None, :], self.post_range, np.full(len(sel), p.detect_rate_per_h),
-                post.post_key[sel], post.post_force[sel].astype(np.int64), None)]
+        kind, keys, force, rate, rng, active, d, static_xy = [], [], [], [], [], [], [], []
+        moving: dict[int, np.ndarray] = {}  # observer row -> (n, 2) positions (patrols)
+
+        def add_static(k: int, kk, ff, xy: np.ndarray, rr, ra, act) -> None:
+            kind.append(np.full(len(kk), k))
+            keys.append(kk)
+            force.append(ff)
+            rate.append(ra)
+            rng.append(np.broadcast_to(rr, (len(kk), n)))
+            active.append(np.ones((len(kk), n)) if act is None else act)
+            d.append(np.hypot(xy[:, None, 0] - b.pts[None, :, 0], xy[:, None, 1] - b.pts[None, :, 1]))
+            static_xy.append(xy)
+
+        if len(sel):
+            add_static(POSTS, post.post_key[sel], post.post_force[sel].astype(np.int64), post.post_xy_km[sel],
+                       self.post_range, np.full(len(sel), p.detect_rate_per_h), None)
         if model.forces.patrols:
-            if self._patrols is None:
-                self._patrols = model.forces.observers(self.ts)
-            pxy, pout, pforce, pkeys = self._patrols
+            pxy, pout, pforce, pkeys = model.forces.observers(self.ts)
             if len(pkeys):
                 sub = pxy[:, b.si]
                 act = pout[:, b.si]
                 reach = _REACH * max(p.detect_range_day_km, p.sight_range_day_km)
-                near = np.any(b.near(sub, reach) & act, axis=1)
-                j = np.flatnonzero(near)
-                rng_km = np.where(b.light, p.detect_range_day_km, p.detect_range_night_km)[None, :]
-                out.append((PATROLS, sub[j], rng_km, np.full(len(j), p.detect_rate_per_h), pkeys[j], pforce[j],
-                            act[j].astype(float)))
+                j = np.flatnonzero(np.any(b.near(sub, reach) & act, axis=1))
+                if len(j):
+                    row0 = sum(len(k) for k in keys)
+                    for r, jj in enumerate(j):
+                        moving[row0 + r] = sub[jj]
+                    kind.append(np.full(len(j), PATROLS))
+                    keys.append(pkeys[j])
+                    force.append(pforce[j])
+                    rate.append(np.full(len(j), p.detect_rate_per_h))
+                    rng.append(np.broadcast_to(np.where(b.light, p.detect_range_day_km, p.detect_range_night_km),
+                                               (len(j), n)))
+                    active.append(act[j].astype(float))
+                    d.append(np.hypot(sub[j, :, 0] - b.pts[None, :, 0], sub[j, :, 1] - b.pts[None, :, 1]))
+                    static_xy.append(np.full((len(j), 2), np.nan))
         search = model.qrf.searchers(self.ts)
         if search:
-            out.append((SEARCH, np.array([u.site for u, _ in search])[:, None, :],
-                        np.full((len(search), 1), p.qrf_search_range_km), np.full(len(search), p.qrf_search_rate_per_h),
-                        np.array([u.key for u, _ in search], dtype=np.uint64),
-                        np.array([u.force for u, _ in search], dtype=np.int64),
-                        np.array([m[b.si] for _, m in search], dtype=float)))
+            add_static(SEARCH, np.array([u.key for u, _ in search], dtype=np.uint64),
+                       np.array([u.force for u, _ in search], dtype=np.int64),
+                       np.array([u.site for u, _ in search]), p.qrf_search_range_km,
+                       np.full(len(search), p.qrf_search_rate_per_h),
+                       np.array([m[b.si] for _, m in search], dtype=float))
         sweeps = model.clearing.observers(self.ts)
         if sweeps:
-            out.append((SWEEP, np.array([s.centre for s, _ in sweeps])[:, None, :],
-                        np.full((len(sweeps), 1), p.clearing_radius_km), np.full(len(sweeps), p.qrf_search_rate_per_h),
-                        np.array([s.key for s, _ in sweeps], dtype=np.uint64),
-                        np.array([s.force for s, _ in sweeps], dtype=np.int64),
-                        np.array([m[b.si] for _, m in sweeps], dtype=float)))
-        if not for_watch:
-            fp = model.isr.footprint(self.ts)
-            if fp is not None:
-                centre, active = fp
-                out.append((ISR, centre[None, None, :], np.full((1, 1), p.isr_radius_km), np.array([p.isr_rate_per_h]),
-                            np.array([_ISR_KEY], dtype=np.uint64), np.array([COALITION]),
-                            active[b.si][None, :].astype(float)))
-        self._security[for_watch] = out
-        return out
+            add_static(SWEEP, np.array([s.key for s, _ in sweeps], dtype=np.uint64),
+                       np.array([s.force for s, _ in sweeps], dtype=np.int64),
+                       np.array([s.centre for s, _ in sweeps]), p.clearing_radius_km,
+                       np.full(len(sweeps), p.qrf_search_rate_per_h),
+                       np.array([m[b.si] for _, m in sweeps], dtype=float))
+        fp = model.isr.footprint(self.ts)
+        if fp is not None:
+            centre, act = fp
+            add_static(ISR, np.array([_ISR_KEY], dtype=np.uint64), np.array([COALITION]), centre[None, :],
+                       p.isr_radius_km, np.array([p.isr_rate_per_h]), act[b.si][None, :].astype(float))
+        if not kind:
+            self._matrix = None
+            return None
+        self._matrix = _Matrix(np.concatenate(kind), np.concatenate(keys), np.concatenate(force),
+                               np.vstack(static_xy), moving, np.concatenate(rng), np.concatenate(rate),
+                               np.concatenate(active), np.concatenate(d))
+        return self._matrix
 
     def villagers(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions (v, k, 2) at the lookahead's sample times of the villagers whose home or work
@@ -447,4 +478,4 @@ class _Observers:
         if not len(vidx):
             return np.zeros((0, len(self.ts), 2)), vidx
         xy, _out = pop.positions(self.ts, vidx)
-        return xy, vidx
+        return xy, vidx  # (v, k, 2) over the window's sample times
