@@ -6,6 +6,7 @@ Most tests use the 500 m preset (``qarachogh_coarse``: 100 x 130 cells, about 0.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from sim.terrain import (
     clear_terrain_cache,
     get_terrain,
     load_terrain_config,
+    parse_terrain,
     terrain_key,
     validate_terrain,
 )
@@ -201,7 +203,7 @@ def test_caves_lie_on_the_ridge_mostly_sw(coarse, coarse_cfg):
     assert caves.shape[1] == 2 and len(caves) >= 40
     x, y = coarse.to_km(caves[:, 0], caves[:, 1])
     above = coarse.layers["elevation_m"][caves[:, 0], caves[:, 1]] - regional_plain(
-        x, y, OmegaConf.to_container(coarse_cfg.relief)
+        x, y, parse_terrain(coarse_cfg).relief
     )
     assert np.all(above > 40.0), above.min()
     crest_offset = float(coarse_cfg.lines.peshmerga.offset_km)
@@ -383,13 +385,8 @@ def test_missing_and_disallowed_dem_paths_raise(coarse_cfg, tmp_path, monkeypatc
     )
 
 
-def test_geotiff_without_rasterio_names_the_extra(coarse_cfg):
-    try:
-        import rasterio  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("rasterio is installed")
+def test_geotiff_without_rasterio_names_the_extra(coarse_cfg, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # as if the extra were not installed
     cfg = with_changes(coarse_cfg, dem={"source": "geotiff", "path": "dem.tif"})
     assert "geotiff extra" in _raises_config_error(cfg, "terrain.dem.source")
 
@@ -407,7 +404,7 @@ def test_config_error_is_one_line():
 def test_validate_rejects_zero_cell_size(coarse_cfg):
     with pytest.raises(ConfigError) as info:
         validate_terrain(with_changes(coarse_cfg, cell_m=0), 4.0)
-    assert str(info.value) == "terrain.cell_m=0.0: must be between 50 and 1000 (metres)"
+    assert str(info.value) == "terrain.cell_m=0: must be between 50 and 1000 (metres)"
 
 
 def test_validate_rejects_place_outside_extent(coarse_cfg):
