@@ -169,7 +169,9 @@ def load_npy(dem: DemSpec, grid: Grid) -> np.ndarray:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError("terrain.dem.path", dem.path, f"not a readable .npy array ({msg})") from exc
+        raise ConfigError(
+            "terrain.dem.path", dem.path, f"not a readable .npy array ({msg})"
+        ) from exc
     arr = check_raster(arr, "terrain.dem.path", value=dem.path)
     x, y = grid.mesh_km()
     return sample_affine(

@@ -20,12 +20,15 @@ from pyproj import CRS, Transformer
 WGS84 = "EPSG:4326"
 
 
-def local_crs(origin_latlon: Any) -> CRS:
-    """The local frame's CRS: transverse Mercator at ``(lat, lon)``, km, WGS84 datum."""
+def local_crs(origin_latlon: Any, units: str = "km") -> CRS:
+    """The local frame's CRS: transverse Mercator at ``(lat, lon)``, WGS84 datum.
+
+    ``units="m"`` gives the same projection in metres (rasters: every GIS tool reads metres).
+    """
     lat, lon = (float(v) for v in origin_latlon)
     return CRS.from_proj4(
         f"+proj=tmerc +lat_0={lat!r} +lon_0={lon!r} +k_0=1 +x_0=0 +y_0=0 "
-        "+datum=WGS84 +units=km +no_defs +type=crs"
+        f"+datum=WGS84 +units={units} +no_defs +type=crs"
     )
 
 
@@ -47,6 +50,12 @@ class Frame:
     @cached_property
     def crs(self) -> CRS:
         return CRS.from_wkt(self.crs_wkt)
+
+    @property
+    def origin_latlon(self) -> tuple[float, float]:
+        """``(lat, lon)`` of the frame's origin, degrees."""
+        params = {p.name: p.value for p in self.crs.coordinate_operation.params}
+        return params["Latitude of natural origin"], params["Longitude of natural origin"]
 
     def transformer_to(self, crs: Any) -> Transformer:
         """Local km -> ``crs`` (anything pyproj accepts), x/y in the traditional GIS order."""

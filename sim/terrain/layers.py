@@ -68,7 +68,9 @@ def landuse(
     ``land`` is the terrain spec's :class:`~sim.terrain.spec.Land` section.
     """
     out = np.full(slope.shape, LandUse.PLAIN_FIELD, dtype=np.int8)
-    out[(slope >= land.pasture_slope_deg) | (ridge_frac >= land.pasture_ridge_frac)] = LandUse.PASTURE
+    out[(slope >= land.pasture_slope_deg) | (ridge_frac >= land.pasture_ridge_frac)] = (
+        LandUse.PASTURE
+    )
     out[slope >= land.rock_slope_deg] = LandUse.ROCK
     out[truffle] = LandUse.STEPPE
     out[urban] = LandUse.URBAN

@@ -324,7 +324,9 @@ class TerrainSpec(Spec):
         names = set()
         for i, s in enumerate(self.settlements):
             if s.name in names:
-                raise ConfigError(f"settlements[{i}].name", s.name, "settlement names must be unique")
+                raise ConfigError(
+                    f"settlements[{i}].name", s.name, "settlement names must be unique"
+                )
             names.add(s.name)
         for key, at in _named_points(self):
             _inside(self, at, key)
@@ -392,9 +394,7 @@ def resolve_config(tcfg: Any) -> dict[str, Any]:
             raise ConfigError("terrain", type(tcfg).__name__, "a TerrainConfig, DictConfig or dict")
     except OmegaConfBaseException as exc:
         key = str(getattr(exc, "full_key", None) or "")
-        raise ConfigError(
-            f"terrain.{key}".rstrip("."), None, str(exc).splitlines()[0]
-        ) from None
+        raise ConfigError(f"terrain.{key}".rstrip("."), None, str(exc).splitlines()[0]) from None
     assert isinstance(data, dict)
     return {**_DEFAULTS, **data}
 
