@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.errors import ConfigError
 
-__all__ = ["Spec", "config_error", "num", "validate_spec"]
+__all__ = ["Flag", "Spec", "config_error", "num", "validate_spec", "whole"]
 
 
 class Spec(BaseModel):
@@ -44,6 +44,10 @@ def num(lo: float, hi: float, unit: str = "", *, gt: bool = False) -> Any:
     return Annotated[
         float, Field(strict=True, allow_inf_nan=False, le=hi, description=text, **bound)
     ]
+
+
+#: ``true`` or ``false`` (1, 0 and "yes" are refused).
+Flag = Annotated[bool, Field(strict=True, description="true or false")]
 
 
 def whole(lo: int, hi: int, what: str = "a whole number") -> Any:
@@ -72,32 +76,56 @@ def config_error(
     """One line for the first error: the key (down to the field it concerns), value, allowed."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(err["loc"])
-    path, field, rest = _walk(model, loc)
+    kind = err["type"]
+    path, field, rest, owner = _walk(model, loc)
     inner = (err.get("ctx") or {}).get("error")
     if isinstance(inner, ConfigError):  # a cross-field rule of the model at `path`
         key = _join(prefix, (*path, *_split(inner.key)))
         return ConfigError(key, inner.value, _with(inner.allowed, where))
-    value = _value_at(data, path) if rest or err["type"] == "missing" else err.get("input")
-    if err["type"] == "missing":
+    value = _value_at(data, path) if rest or kind == "missing" else err.get("input")
+    described = _description(field)
+    if kind == "missing":
         return ConfigError(_join(prefix, path), None, _with("required", where))
-    if err["type"] == "extra_forbidden":
-        ppath, pfield, _ = _walk(model, loc[:-1])
-        owner = _model_of(pfield) if pfield is not None else model
-        known = ", ".join(sorted(owner.model_fields)) if owner is not None else "?"
-        key = _join(prefix, (*ppath, loc[-1]))
+    if kind == "extra_forbidden":
+        known = ", ".join(sorted(owner.model_fields))
+        key = _join(prefix, (*path, loc[-1]))
         return ConfigError(key, err.get("input"), _with(f"unknown key; allowed: {known}", where))
-    if err["type"] in ("model_type", "model_attributes_type", "dict_type"):
-        owner = _model_of(field) if field is not None else model
-        known = ", ".join(sorted(owner.model_fields)) if owner is not None else "key: value"
-        return ConfigError(_join(prefix, path), value, _with(f"a mapping with keys {known}", where))
-    if err["type"] == "union_tag_invalid":  # a discriminated union: name the tag's key
-        tag = (err.get("ctx") or {}).get("discriminator", "").strip("'")
-        expected = (err.get("ctx") or {}).get("expected_tags", "")
+    if kind == "union_tag_invalid":  # a discriminated union: name the tag's key
+        ctx = err.get("ctx") or {}
+        tag = str(ctx.get("discriminator", "")).strip("'")
         key = _join(prefix, (*path, tag) if tag else path)
-        return ConfigError(key, err.get("input"), _with(f"must be one of {expected}", where))
-    described = field.description if field is not None else None
-    allowed = described or _plain_message(err)
-    return ConfigError(_join(prefix, path), value, _with(allowed, where))
+        return ConfigError(
+            key, ctx.get("tag"), _with(f"must be one of {ctx.get('expected_tags')}", where)
+        )
+    if kind in ("model_type", "model_attributes_type") or (kind == "dict_type" and not described):
+        target = _model_of(field) if field is not None else model
+        keys = f"a mapping with keys {', '.join(sorted(target.model_fields))}" if target else None
+        return ConfigError(
+            _join(prefix, path), value, _with(keys or "a mapping (key: value)", where)
+        )
+    return ConfigError(_join(prefix, path), value, _with(described or _plain_message(err), where))
+
+
+def _description(field: Any) -> str | None:
+    """A field's allowed-text, also when its constrained type sits inside ``X | None``."""
+    if field is None:
+        return None
+    if field.description:
+        return field.description
+    for member in _unwrap_annotated(field.annotation):
+        for meta in typing.get_args(member)[1:]:
+            if getattr(meta, "description", None):
+                return meta.description
+    return None
+
+
+def _unwrap_annotated(tp: Any) -> list[Any]:
+    """The ``Annotated[...]`` members of a union annotation."""
+    if typing.get_origin(tp) is Annotated:
+        return [tp]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(tp) for m in _unwrap_annotated(a)]
+    return []
 
 
 def _with(text: str, where: str) -> str:
@@ -141,23 +169,27 @@ def _model_of(field: Any) -> type[BaseModel] | None:
     return _model_in(field.annotation) or _model_in(_container(field.annotation))
 
 
-def _walk(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any, bool]:
+def _walk(
+    model: type[BaseModel], loc: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], Any, bool, type[BaseModel]]:
     """Follow ``loc`` through nested models to the leaf field it concerns.
 
     Returns:
-        ``(path, field, rest)``: the locator up to and including that field (list indices
-        between models kept), the pydantic ``FieldInfo`` (None at the root) and whether ``loc``
-        went deeper than the field (inside a point, a list of numbers, ...).
+        ``(path, field, rest, owner)``: the locator up to and including that field (list
+        indices between models kept), the pydantic ``FieldInfo`` (None at the root), whether
+        ``loc`` went deeper than the field (inside a point, a list of numbers, ...), and the
+        last model reached (whose fields an unknown key could have been).
     """
     path: list[Any] = []
     current: Any = model
+    owner: type[BaseModel] = model
     field = None
     i = 0
     while i < len(loc):
         part = loc[i]
         tagged = _tagged_member(current, part)
         if tagged is not None:  # a discriminated union names its member by the tag value
-            current = tagged
+            current = owner = tagged
             i += 1
             continue
         target = _model_in(current)
@@ -168,14 +200,15 @@ def _walk(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[Any, ...]
                 current = elem
                 i += 1
                 continue
-            return tuple(path), field, True
+            return tuple(path), field, True, owner
+        owner = target
         if not isinstance(part, str) or part not in target.model_fields:
-            return tuple(path), field, part != "__root__" and i < len(loc) - 1
+            return tuple(path), field, part != "__root__" and i < len(loc) - 1, owner
         field = target.model_fields[part]
         path.append(part)
         current = field.annotation
         i += 1
-    return tuple(path), field, False
+    return tuple(path), field, False, _model_in(current) or owner
 
 
 def _unwrap(tp: Any) -> list[Any]:

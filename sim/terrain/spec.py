@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import Field, model_validator
 
-from sim.config.spec import Spec, num, validate_spec, whole
+from sim.config.spec import Flag, Spec, num, validate_spec, whole
 from sim.errors import ConfigError
 from sim.terrain.schema import TerrainConfig
 
@@ -208,8 +208,8 @@ class Settlement(Spec):
     kurd: Share = 0.0
     sunni_arab: Share = 0.0
     kind: Literal["town", "village", "camp"] = "village"
-    market: bool = False
-    own_security: bool = False
+    market: Flag = False
+    own_security: Flag = False
     self_defence: whole(0, 1_000_000, "a number of armed men") | None = None
     radius_km: num(0, BIG, "km", gt=True) | None = None
     group: str = ""
