@@ -460,3 +460,64 @@ def test_validate_rejects_bad_shares_and_missing_keys(coarse_cfg):
 def test_validate_rejects_bad_gap_width(coarse_cfg, gap):
     with pytest.raises(ConfigError, match=r"^gap_width_km="):
         validate_terrain(coarse_cfg, gap)
+
+
+@pytest.mark.parametrize(
+    ("edit", "line"),
+    [
+        (
+            lambda c: c.relief.ridges[0].ravines.update({"foo": 1}),
+            "terrain.relief.ridges[0].ravines.foo=1: unknown key; allowed: count, depth_m, "
+            "length_km, sw_share, width_km",
+        ),
+        (
+            lambda c: c.settlements[2].update({"market": "yes"}),
+            "terrain.settlements[2].market='yes': true or false",
+        ),
+        (
+            lambda c: c.settlements[4].update({"name": "makhmour"}),
+            "terrain.settlements[4].name='makhmour': settlement names must be unique",
+        ),
+        (
+            lambda c: c.roads[1].update({"polyline_km": [[0, 0], [1, "a"]]}),
+            "terrain.roads[1].polyline_km=[[0, 0], [1, 'a']]: a list of at least 2 points "
+            "[x_km, y_km] (numbers within +-10000 km)",
+        ),
+        (
+            lambda c: c.truffle_grounds[0].update({"polygon_km": [[0, 0], [2, 2], [2, 0], [0, 2]]}),
+            "terrain.truffle_grounds[0].polygon_km=[[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]]: "
+            "a simple "
+            "polygon: edges must not cross (Self-intersection[1 1])",
+        ),
+        (
+            lambda c: c.lines.peshmerga.update({"offset_km": 60.0}),
+            "terrain.lines.peshmerga.offset_km=60.0: the Peshmerga line must cross the map (it "
+            "misses the extent)",
+        ),
+        (
+            lambda c: c.update(
+                {"roads": [{"name": "far", "polyline_km": [[100, 100], [101, 100]]}]}
+            ),
+            "terrain.roads=['far']: at least one road must cross the map (drivers and vehicle "
+            "patrols use roads)",
+        ),
+    ],
+)
+def test_schema_and_geometry_errors_are_one_exact_line(coarse_cfg, edit, line):
+    cfg = with_changes(coarse_cfg)
+    edit(cfg)
+    with pytest.raises(ConfigError) as info:
+        validate_terrain(cfg, 4.0)
+    assert str(info.value) == line
+
+
+def test_largest_gap_is_reported_exactly(coarse_cfg):
+    """The limit in the message is where the Iraqi line leaves the map: a gap just below it
+    builds, one just above is refused."""
+    with pytest.raises(ConfigError, match=r"must be below ([\d.]+) km") as info:
+        validate_terrain(coarse_cfg, 60.0)
+    limit = float(info.value.allowed.split("below ")[1].split(" km")[0])
+    t = build_terrain(coarse_cfg, limit - 0.1)
+    assert len(t.iraqi_line_km) >= 2 and t.zones_km["plain"].area > 0
+    with pytest.raises(ConfigError):
+        validate_terrain(coarse_cfg, limit + 0.1)
