@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -129,6 +130,11 @@ def test_geojson_on_request_and_the_elevation_geotiff(run_dir, terrain):
         row, col = src.index(e, n)
         ix, iy = terrain.to_cell(0.1, 0.2)
         assert src.read(1)[row, col] == pytest.approx(terrain.layers["elevation_m"][ix, iy])
+    with rasterio.open(out / "layers.tif") as src:
+        assert src.descriptions == tuple(terrain.layers)
+        zone = src.read(src.descriptions.index("zone") + 1)
+        assert zone[row, col] == terrain.layers["zone"][ix, iy]
+        assert (zone == 0).sum() == terrain.layers["gap"].sum()  # Zone.GAP cells
 
 
 def test_old_terrain_files_and_missing_ones_are_rebuilt_from_the_config(run_dir, terrain):
@@ -183,3 +189,14 @@ def test_export_of_a_real_run(tmp_path):
         x, y = terrain.frame.from_lonlat(incidents.geometry.x, incidents.geometry.y)
         np.testing.assert_allclose(x, table["x_km"], atol=1e-6)
         np.testing.assert_allclose(y, table["y_km"], atol=1e-6)
+
+
+def test_export_without_rasterio_writes_the_rest(run_dir, monkeypatch):
+    """A plain install (no geotiff extra): the GeoPackage is written, the GeoTIFF is skipped
+    with a line saying how to get it."""
+    monkeypatch.setitem(sys.modules, "rasterio", None)
+    code, out, err = cli("export", str(run_dir))
+    assert (code, err) == (0, "")
+    assert "layers.tif skipped" in out and "--extra geotiff" in out
+    assert (run_dir / "gis" / "gapsim.gpkg").is_file()
+    assert not (run_dir / "gis" / "elevation.tif").exists()

@@ -10,7 +10,9 @@ or geopandas. This command reads only the run directory's own files -- ``inciden
   ``settlements``, ``places``, ``caves``, ``roads``, ``rivers``, ``areas`` and ``extent``;
 * ``geojson/<layer>.geojson`` with ``format=geojson`` (or ``format=all``);
 * ``elevation.tif``: the elevation layer as a GeoTIFF in the run's own frame (transverse
-  Mercator at Makhmour, metres), when rasterio (the ``geotiff`` extra) is installed.
+  Mercator at Makhmour, metres), and ``layers.tif`` with every terrain layer as a named band
+  (cover, zone, caves, distances to the lines, ...), when rasterio (the ``geotiff`` extra) is
+  installed.
 
 Everything is written to a temporary folder first and moved into place at the end, so an
 interrupted export leaves nothing half-written.
@@ -48,7 +50,7 @@ def export_command(args: list[str]) -> int:
     for path in written:
         print(f"wrote {path}")
     if not any(p.suffix == ".tif" for p in written):
-        print("elevation.tif skipped: it needs rasterio (uv sync --extra geotiff)")
+        print("elevation.tif and layers.tif skipped: they need rasterio (uv sync --extra geotiff)")
     return 0
 
 
@@ -86,7 +88,8 @@ def export_run(run_dir: Path, out: Path, fmt: str = "gpkg") -> list[Path]:
             _quiet_write(frame, tmp / "geojson" / f"{layer}.geojson", driver="GeoJSON")
         names += [f"geojson/{layer}.geojson" for layer in frames]
     if write_elevation_tif(terrain, tmp / "elevation.tif"):
-        names.append("elevation.tif")
+        write_elevation_tif(terrain, tmp / "layers.tif", tuple(terrain.layers))
+        names += ["elevation.tif", "layers.tif"]
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
@@ -129,9 +132,11 @@ def _terrain_of(run_dir: Path) -> tuple[Any, dict[str, Any] | None]:
     return get_terrain(data["terrain"], float(data.get("gap_width_km", 4.0))), None
 
 
-def write_elevation_tif(terrain: Any, path: Path) -> bool:
-    """The elevation layer as a north-up GeoTIFF in the terrain's frame (metres); False
-    without rasterio."""
+def write_elevation_tif(
+    terrain: Any, path: Path, layers: tuple[str, ...] = ("elevation_m",)
+) -> bool:
+    """Layers as a north-up float32 GeoTIFF in the terrain's frame (metres), one band each,
+    named after the layer; False without rasterio."""
     try:
         import rasterio
         from rasterio.transform import from_origin
@@ -143,18 +148,19 @@ def write_elevation_tif(terrain: Any, path: Path) -> bool:
 
     x0, _, _, y1 = terrain.extent_km
     cell_m = terrain.cell_km * 1000.0
-    image = np.flipud(np.asarray(terrain.layers["elevation_m"], dtype=np.float32).T)
     profile = {
         "driver": "GTiff",
         "width": terrain.width,
         "height": terrain.height,
-        "count": 1,
+        "count": len(layers),
         "dtype": "float32",
         "crs": rasterio.crs.CRS.from_wkt(local_crs(terrain.frame.origin_latlon, "m").to_wkt()),
         "transform": from_origin(x0 * 1000.0, y1 * 1000.0, cell_m, cell_m),
         "compress": "deflate",
     }
     with rasterio.open(path, "w", **profile) as dst:
-        dst.write(image, 1)
-        dst.set_band_description(1, "elevation_m")
+        for band, name in enumerate(layers, start=1):
+            image = np.flipud(np.asarray(terrain.layers[name], dtype=np.float32).T)
+            dst.write(image, band)
+            dst.set_band_description(band, name)
     return True
