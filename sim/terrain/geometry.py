@@ -175,7 +175,7 @@ def _offset(line: LineString, distance_km: float) -> LineString:
         return line
     out = line.offset_curve(distance_km, quad_segs=QUAD_SEGS, join_style="round")
     if isinstance(out, MultiLineString):  # pieces of a trimmed inner corner: keep the longest
-        merged = shapely.line_merge(out)
+        merged = shapely.line_merge(out, directed=True)
         out = merged if isinstance(merged, LineString) else max(merged.geoms, key=_length)
     return out
 
