@@ -25,7 +25,7 @@ from sim.terrain import Terrain, Zone, build_terrain, load_terrain_config
 COARSE = Path(__file__).resolve().parents[1] / "configs" / "terrain" / "qarachogh_coarse.yaml"
 LAYERS = {"incidents", "lines", "gap_band", "zones", "settlements", "places", "caves", "roads",
           "rivers", "areas", "extent"}  # fmt: skip
-ZONE_NAMES = {Zone.GAP: "gap", Zone.RIDGE: "ridge", Zone.PLAIN: "plain", Zone.CAMP: "camp"}
+ZONE_NAMES = {z: z.name for z in Zone}  # as the model writes them: GAP, RIDGE, PLAIN, CAMP
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -43,7 +43,7 @@ def terrain() -> Terrain:
 def known_incidents(terrain: Terrain) -> pd.DataFrame:
     """One incident at Makhmour town, then ten at cell centres of each zone."""
     rng = np.random.default_rng(5)
-    rows = [(0.0, 0.0, "plain")]
+    rows = [(0.0, 0.0, "PLAIN")]
     for code, name in ZONE_NAMES.items():
         cells = np.argwhere(terrain.layers["zone"] == code)
         for ix, iy in cells[rng.choice(len(cells), min(10, len(cells)), replace=False)]:
@@ -106,8 +106,8 @@ def test_incidents_land_in_their_zones(run_dir):
         assert zones.loc[inc["zone"]].geometry.contains(inc.geometry), inc[["x_km", "y_km", "zone"]]
     band = gpd.read_file(gpkg, layer="gap_band").geometry.iloc[0]
     in_band = incidents.geometry.within(band)
-    not_camp = incidents["zone"] != "camp"
-    assert (in_band[not_camp] == (incidents["zone"] == "gap")[not_camp]).all()
+    not_camp = incidents["zone"] != "CAMP"
+    assert (in_band[not_camp] == (incidents["zone"] == "GAP")[not_camp]).all()
     area = gpd.read_file(gpkg, layer="gap_band")["area_km2"].iloc[0]
     assert area == pytest.approx(281.858, abs=0.01)  # exact polygon of the 4 km band, km2
 

@@ -22,6 +22,7 @@ import shapely
 from shapely import LineString, Point, Polygon
 
 from sim.terrain.frame import WGS84
+from sim.terrain.layers import Zone
 from sim.terrain.terrain import Terrain
 
 #: Longest straight edge before reprojection (km); lines stay within millimetres of their path.
@@ -117,19 +118,23 @@ def _lines(terrain: Terrain) -> gpd.GeoDataFrame:
 
 
 def _zones(terrain: Terrain, zones: dict[str, Any]) -> gpd.GeoDataFrame:
-    """Ridge, gap and plain (exact), the camp (its disc) and the PMF sector (within the plain)."""
+    """Ridge, gap and plain (exact), the camp (its disc) and the PMF sector (within the plain).
+
+    Zones are named as in the ``zone`` column of the incidents (:class:`Zone` names), so the
+    two join directly.
+    """
     rows, geoms = [], []
     for name in ("ridge", "gap", "plain"):
         if name in zones:
-            rows.append({"zone": name})
+            rows.append({"zone": Zone[name.upper()].name})
             geoms.append(zones[name])
     camps = [Point(s.x_km, s.y_km).buffer(s.radius_km, quad_segs=32)
              for s in terrain.settlements if s.kind == "camp"]  # fmt: skip
     if camps:
-        rows.append({"zone": "camp"})
+        rows.append({"zone": Zone.CAMP.name})
         geoms.append(shapely.union_all(camps))
     if "pmf_sector" in terrain.polygons_km and "plain" in zones:
-        rows.append({"zone": "pmf_sector"})
+        rows.append({"zone": "PMF_SECTOR"})
         geoms.append(Polygon(terrain.polygons_km["pmf_sector"]).intersection(zones["plain"]))
     for row, geom in zip(rows, geoms, strict=True):
         row["area_km2"] = float(geom.area)
