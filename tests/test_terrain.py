@@ -274,6 +274,10 @@ def test_save_and_load_npz(coarse, tmp_path):
     np.testing.assert_array_equal(back.caves, coarse.caves)
     np.testing.assert_allclose(back.iraqi_line_km, coarse.iraqi_line_km)
     assert (back.key, back.gap_width_km, back.extent_km) == (coarse.key, 4.0, coarse.extent_km)
+    assert back.crs_wkt == coarse.crs_wkt and back.to_lonlat(3.0, 4.0) == coarse.to_lonlat(3.0, 4.0)
+    assert set(back.zones_km) == {"ridge", "gap", "plain"}
+    for name, poly in coarse.zones_km.items():
+        assert back.zones_km[name].equals_exact(poly, 0.0), name
 
 
 # ---------------------------------------------------------------------------------------------
