@@ -29,6 +29,8 @@ commands:
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
   calibrate   gapsim calibrate DIR [write=true]: accept/rank a calibration sweep's parameter sets
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
+  export      gapsim export DIR [format=gpkg|geojson|all]: incidents, lines, zones, places as a
+              GeoPackage in WGS84 (QGIS, geopandas) and the elevation as a GeoTIFF
   dashboard   interactive browser dashboard on 127.0.0.1 (port=8765, host=127.0.0.1)
 
 Every command but reproduce takes Hydra overrides, e.g.
@@ -67,13 +69,17 @@ def main(argv: list[str] | None = None) -> int:
             from sim.commands.sweep import collect_command
 
             return collect_command(rest)
+        if command == "export":
+            from sim.commands.export import export_command
+
+            return export_command(rest)
         if command == "calibrate":
             from sim.commands.calibrate import calibrate_command
 
             return calibrate_command(rest)
         if command in HYDRA_COMMANDS:
             return _hydra_command(command, rest)
-        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect', 'calibrate'))}")
+        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect', 'calibrate', 'export'))}")
     except ConfigError as err:
         if debug:
             raise

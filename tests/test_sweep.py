@@ -88,12 +88,26 @@ def test_bad_factors_fail_in_one_line(factor, needle, tmp_path, capsys) -> None:
             "figures[0].kind",
         ),
         ("factors: {gap_width_km: {range: [1, 2]}}\ndesign: nolh\nreplicate: 3", "replicate"),
+        ("factors: {gap_width_km: {range: [1, 2], stepz: 3}}\ndesign: nolh",
+         "factors.gap_width_km.stepz"),
+        ("factors: {gap_width_km: {range: [1, 2]}}\ndesign: {type: lhs, n: 4, foo: 1}",
+         "design.foo"),
+        ("factors: {gap_width_km: {range: [1, 2]}}\ndesign: {type: sobol, second_order: 1}",
+         "design.second_order"),
+        ("factors: {gap_width_km: {range: [1, x]}}\ndesign: nolh", "factors.gap_width_km.range"),
+        ("factors: {gap_width_km: 3}\ndesign: nolh", "factors.gap_width_km"),
+        ("factors: {gap_width_km: {range: [0, 2], scale: log}}\ndesign: nolh",
+         "factors.gap_width_km.range"),
+        ("factors: {gap_width_km: {range: [1, 2], steps: 3}}\ndesign: full_factorial\n"
+         "figures: [{kind: lines, x: gap_width_km, y: foo}]", "figures[0].y"),
+        ("factors: {gap_width_km: {range: [1, 2]}}\ndesign: {type: lhs, n: 1}", "design.n"),
     ],
 )
 def test_study_file_errors_name_the_key(text, key, tmp_path) -> None:
     with pytest.raises(ConfigError) as err:
         load_study(write_study(tmp_path / "s.yaml", text))
     assert err.value.key == key
+    assert "\n" not in str(err.value) and str(err.value).endswith("s.yaml)")
 
 
 def test_every_shipped_study_loads_and_plans() -> None:

@@ -6,6 +6,7 @@ Most tests use the 500 m preset (``qarachogh_coarse``: 100 x 130 cells, about 0.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from sim.terrain import (
     clear_terrain_cache,
     get_terrain,
     load_terrain_config,
+    parse_terrain,
     terrain_key,
     validate_terrain,
 )
@@ -201,7 +203,7 @@ def test_caves_lie_on_the_ridge_mostly_sw(coarse, coarse_cfg):
     assert caves.shape[1] == 2 and len(caves) >= 40
     x, y = coarse.to_km(caves[:, 0], caves[:, 1])
     above = coarse.layers["elevation_m"][caves[:, 0], caves[:, 1]] - regional_plain(
-        x, y, OmegaConf.to_container(coarse_cfg.relief)
+        x, y, parse_terrain(coarse_cfg).relief
     )
     assert np.all(above > 40.0), above.min()
     crest_offset = float(coarse_cfg.lines.peshmerga.offset_km)
@@ -272,6 +274,10 @@ def test_save_and_load_npz(coarse, tmp_path):
     np.testing.assert_array_equal(back.caves, coarse.caves)
     np.testing.assert_allclose(back.iraqi_line_km, coarse.iraqi_line_km)
     assert (back.key, back.gap_width_km, back.extent_km) == (coarse.key, 4.0, coarse.extent_km)
+    assert back.crs_wkt == coarse.crs_wkt and back.to_lonlat(3.0, 4.0) == coarse.to_lonlat(3.0, 4.0)
+    assert set(back.zones_km) == {"ridge", "gap", "plain"}
+    for name, poly in coarse.zones_km.items():
+        assert back.zones_km[name].equals_exact(poly, 0.0), name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,13 +389,8 @@ def test_missing_and_disallowed_dem_paths_raise(coarse_cfg, tmp_path, monkeypatc
     )
 
 
-def test_geotiff_without_rasterio_names_the_extra(coarse_cfg):
-    try:
-        import rasterio  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("rasterio is installed")
+def test_geotiff_without_rasterio_names_the_extra(coarse_cfg, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # as if the extra were not installed
     cfg = with_changes(coarse_cfg, dem={"source": "geotiff", "path": "dem.tif"})
     assert "geotiff extra" in _raises_config_error(cfg, "terrain.dem.source")
 
@@ -407,7 +408,7 @@ def test_config_error_is_one_line():
 def test_validate_rejects_zero_cell_size(coarse_cfg):
     with pytest.raises(ConfigError) as info:
         validate_terrain(with_changes(coarse_cfg, cell_m=0), 4.0)
-    assert str(info.value) == "terrain.cell_m=0.0: must be between 50 and 1000 (metres)"
+    assert str(info.value) == "terrain.cell_m=0: must be between 50 and 1000 (metres)"
 
 
 def test_validate_rejects_place_outside_extent(coarse_cfg):
@@ -463,3 +464,64 @@ def test_validate_rejects_bad_shares_and_missing_keys(coarse_cfg):
 def test_validate_rejects_bad_gap_width(coarse_cfg, gap):
     with pytest.raises(ConfigError, match=r"^gap_width_km="):
         validate_terrain(coarse_cfg, gap)
+
+
+@pytest.mark.parametrize(
+    ("edit", "line"),
+    [
+        (
+            lambda c: c.relief.ridges[0].ravines.update({"foo": 1}),
+            "terrain.relief.ridges[0].ravines.foo=1: unknown key; allowed: count, depth_m, "
+            "length_km, sw_share, width_km",
+        ),
+        (
+            lambda c: c.settlements[2].update({"market": "yes"}),
+            "terrain.settlements[2].market='yes': true or false",
+        ),
+        (
+            lambda c: c.settlements[4].update({"name": "makhmour"}),
+            "terrain.settlements[4].name='makhmour': settlement names must be unique",
+        ),
+        (
+            lambda c: c.roads[1].update({"polyline_km": [[0, 0], [1, "a"]]}),
+            "terrain.roads[1].polyline_km=[[0, 0], [1, 'a']]: a list of at least 2 points "
+            "[x_km, y_km] (numbers within +-10000 km)",
+        ),
+        (
+            lambda c: c.truffle_grounds[0].update({"polygon_km": [[0, 0], [2, 2], [2, 0], [0, 2]]}),
+            "terrain.truffle_grounds[0].polygon_km=[[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]]: "
+            "a simple "
+            "polygon: edges must not cross (Self-intersection[1 1])",
+        ),
+        (
+            lambda c: c.lines.peshmerga.update({"offset_km": 60.0}),
+            "terrain.lines.peshmerga.offset_km=60.0: the Peshmerga line must cross the map (it "
+            "misses the extent)",
+        ),
+        (
+            lambda c: c.update(
+                {"roads": [{"name": "far", "polyline_km": [[100, 100], [101, 100]]}]}
+            ),
+            "terrain.roads=['far']: at least one road must cross the map (drivers and vehicle "
+            "patrols use roads)",
+        ),
+    ],
+)
+def test_schema_and_geometry_errors_are_one_exact_line(coarse_cfg, edit, line):
+    cfg = with_changes(coarse_cfg)
+    edit(cfg)
+    with pytest.raises(ConfigError) as info:
+        validate_terrain(cfg, 4.0)
+    assert str(info.value) == line
+
+
+def test_largest_gap_is_reported_exactly(coarse_cfg):
+    """The limit in the message is where the Iraqi line leaves the map: a gap just below it
+    builds, one just above is refused."""
+    with pytest.raises(ConfigError, match=r"must be below ([\d.]+) km") as info:
+        validate_terrain(coarse_cfg, 60.0)
+    limit = float(info.value.allowed.split("below ")[1].split(" km")[0])
+    t = build_terrain(coarse_cfg, limit - 0.1)
+    assert len(t.iraqi_line_km) >= 2 and t.zones_km["plain"].area > 0
+    with pytest.raises(ConfigError):
+        validate_terrain(coarse_cfg, limit + 0.1)

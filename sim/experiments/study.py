@@ -41,21 +41,15 @@ import pandas as pd
 
 from sim.engine.experiment import EXECUTION_ONLY
 from sim.errors import ConfigError
+from sim.experiments.study_file import REALISATION, parse_study_file
+from sim.experiments.study_file import design_size as size_of
 
 #: Where named studies live (the repository's ``experiments/``).
 STUDY_DIR: Path = Path(__file__).resolve().parents[2] / "experiments"
 
-DESIGNS: tuple[str, ...] = ("full_factorial", "lhs", "nolh", "sobol", "morris")
-FIGURES: tuple[str, ...] = ("heatmap", "lines", "sobol", "morris", "effects", "scatter")
-NOISE: tuple[str, ...] = ("realisation", "average")
-
-#: Name of the factor that indexes the random realisation (SALib issue #292).
-REALISATION = "realisation"
+#: ``REALISATION`` names the factor that indexes the random realisation (SALib issue #292).
 #: Realisation indices are drawn from ``0 .. REALISATIONS - 1`` (added to the root seed).
 REALISATIONS = 2**20
-
-#: Columns the engine writes that a factor name must not take.
-RESERVED = ("scenario", "design_point", "replicate", "run_id", REALISATION)
 
 #: Config keys that cannot be factors (execution settings, selections, the root seed).
 NOT_FACTORS = EXECUTION_ONLY | {"seed", "crn"}
@@ -75,36 +69,6 @@ OUTCOMES: tuple[str, ...] = (
     "gap_control", "detections", "clashes", "clearing_ops", "joint_ops", "displacements",
     "resupply_trips", "collateral_events", "daylight_move_share",
 )  # fmt: skip
-
-_TOP_KEYS = (
-    "name", "description", "base", "factors", "design", "replicates", "precision",
-    "min_replicates", "max_replicates", "outcomes", "figures",
-)  # fmt: skip
-_FACTOR_KEYS = ("range", "steps", "values", "levels", "name", "scale", "dummy")
-_DESIGN_KEYS: dict[str, tuple[str, ...]] = {
-    "full_factorial": ("type",),
-    "lhs": ("type", "n", "seed"),
-    "nolh": ("type", "n", "seed"),
-    "sobol": ("type", "n", "seed", "second_order", "noise", "resamples"),
-    "morris": ("type", "trajectories", "levels", "seed", "noise", "resamples"),
-}
-_FIGURE_KEYS: dict[str, tuple[str, ...]] = {
-    "heatmap": ("kind", "x", "y", "outcomes"),
-    "lines": ("kind", "x", "by", "outcomes"),
-    "sobol": ("kind", "outcomes"),
-    "morris": ("kind", "outcomes"),
-    "effects": ("kind", "outcomes"),
-    "scatter": ("kind", "outcomes"),
-}
-_FIGURE_DESIGNS: dict[str, tuple[str, ...]] = {
-    "heatmap": ("full_factorial",),
-    "lines": ("full_factorial",),
-    "sobol": ("sobol",),
-    "morris": ("morris",),
-    "effects": ("full_factorial", "lhs", "nolh"),
-    "scatter": DESIGNS,
-}
-
 
 # ------------------------------------------------------------------------------------- factors
 
@@ -322,66 +286,59 @@ def load_study(name: str | None, design_size: int | None = None) -> Study:
         design_size: command-line override of the design size (see ``DesignSpec.size``).
 
     Raises:
-        ConfigError: the first problem, in one line naming the study key.
+        ConfigError: the first problem, in one line naming the study key
+            (schema: :mod:`sim.experiments.study_file`).
     """
     import yaml
 
     path = study_path(name)
-    stem = path.stem
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         first = str(err).strip().splitlines()[0]
         raise ConfigError("experiment", str(path), f"not valid YAML ({first})") from None
-    if not isinstance(data, dict):
-        raise ConfigError("experiment", str(path), "a study file is a mapping (see docs/SWEEPS.md)")
-    where = f"(in {_shown(path)})"
-    _only(data, _TOP_KEYS, "study", where)
-    design = _design(data.get("design"), design_size, where)
-    factors = _factors(data.get("factors"), design.type, where)
-    names = [f.name for f in factors]
-    outcomes = _outcomes(data.get("outcomes"), "outcomes", where)
-    figures = tuple(
-        _figure(item, i, design.type, factors, where)
-        for i, item in enumerate(data.get("figures") or [])
+    spec = parse_study_file(data, f"(in {_shown(path)})", OUTCOMES)
+    d = spec.design
+    design = DesignSpec(
+        type=d.type,
+        size=size_of(spec, design_size),
+        seed=getattr(d, "seed", None),
+        second_order=getattr(d, "second_order", False),
+        noise=getattr(d, "noise", REALISATION),
+        levels=getattr(d, "levels", 4),
+        resamples=getattr(d, "resamples", 500),
     )
-    if (
-        design.type == "full_factorial"
-        and design_size is not None
-        and not any(f.steps for f in factors)
-    ):
-        raise ConfigError(
-            "design_size",
-            design_size,
-            f"this full factorial has no factor with steps to refine {where}",
-        )
-    base = data.get("base") or {}
-    if not isinstance(base, dict):
-        raise ConfigError("base", base, f"a mapping of config keys to values {where}")
-    for key in base:
-        if key in names or any(f.key == key for f in factors):
-            raise ConfigError(f"base.{key}", base[key], f"is also a factor {where}")
-    execution = {}
-    for key in ("replicates", "precision", "min_replicates", "max_replicates"):
-        if data.get(key) is not None:
-            execution[key] = data[key]
-    if design.type == "sobol" and design.noise == "average" and "precision" in execution:
-        raise ConfigError(
-            "precision",
-            execution["precision"],
-            f"Sobol needs every design point at the same replicate count; use replicates {where}",
-        )
+    execution = {
+        k: getattr(spec, k)
+        for k in ("replicates", "precision", "min_replicates", "max_replicates")
+        if getattr(spec, k) is not None
+    }
     return Study(
-        name=str(data.get("name") or stem),
+        name=str(spec.name or path.stem),
         path=path,
-        description=str(data.get("description") or "").strip(),
-        base=dict(base),
-        factors=factors,
+        description=spec.description.strip(),
+        base=dict(spec.base),
+        factors=tuple(_factor(key, f) for key, f in spec.factors.items()),
         design=design,
-        outcomes=outcomes,
-        figures=figures,
+        outcomes=tuple(spec.outcomes),
+        figures=tuple(
+            FigureSpec(f.kind, x=f.x, y=f.y, by=f.by, outcomes=tuple(f.outcomes))
+            for f in spec.figures
+        ),
         execution=execution,
     )
+
+
+def _factor(key: str, f: Any) -> Factor:
+    """A validated factor entry as a :class:`Factor`."""
+    name = f.name or key
+    if f.levels is not None:
+        return Factor(key, name, "categorical", levels=tuple(f.levels))
+    if f.dummy:
+        return Factor(None, name, "dummy", 0.0, 1.0)
+    low, high = f.bounds
+    values = tuple(float(v) for v in f.values or ())
+    return Factor(key, name, "continuous", low, high, values=values, steps=f.steps, scale=f.scale)
 
 
 def _shown(path: Path) -> str:
@@ -389,188 +346,6 @@ def _shown(path: Path) -> str:
         return str(path.relative_to(STUDY_DIR.parent))
     except ValueError:
         return str(path)
-
-
-def _only(data: Mapping[str, Any], allowed: Sequence[str], what: str, where: str) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(
-                f"{what}.{key}" if what != "study" else str(key),
-                data[key],
-                f"unknown key; allowed: {', '.join(allowed)} {where}",
-            )
-
-
-def _positive_int(key: str, value: Any, low: int, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(key, value, f"must be a whole number >= {low} {where}")
-    return value
-
-
-def _design(data: Any, size: int | None, where: str) -> DesignSpec:
-    if isinstance(data, str):
-        data = {"type": data}
-    if not isinstance(data, dict) or data.get("type") not in DESIGNS:
-        got = data.get("type") if isinstance(data, dict) else data
-        raise ConfigError("design.type", got, f"must be one of {', '.join(DESIGNS)} {where}")
-    kind = data["type"]
-    _only(data, _DESIGN_KEYS[kind], "design", where)
-    size_key = {"lhs": "n", "nolh": "n", "sobol": "n", "morris": "trajectories"}.get(kind)
-    n = data.get(size_key) if size_key else None
-    key = f"design.{size_key}" if size_key else "design_size"
-    if size is not None:
-        n, key = size, "design_size"
-    minimum = {"full_factorial": 2, "lhs": 2, "nolh": 3, "sobol": 2, "morris": 2}[kind]
-    if n is not None:
-        n = _positive_int(key, n, minimum, where if key != "design_size" else "")
-    if kind == "sobol":
-        n = 64 if n is None else n
-        if n & (n - 1):
-            raise ConfigError(key, n, "Sobol sampling needs a power of 2 (e.g. 8, 16, 64, 256)")
-    if kind == "lhs" and n is None:
-        raise ConfigError("design.n", None, f"a Latin hypercube needs its number of runs {where}")
-    if kind == "morris":
-        n = 10 if n is None else n
-    seed = data.get("seed")
-    if seed is not None:
-        _positive_int("design.seed", seed, 0, where)
-    noise = data.get("noise", REALISATION)
-    if noise not in NOISE:
-        raise ConfigError("design.noise", noise, f"must be one of {', '.join(NOISE)} {where}")
-    second = data.get("second_order", False)
-    if not isinstance(second, bool):
-        raise ConfigError("design.second_order", second, f"must be true or false {where}")
-    levels = _positive_int("design.levels", data.get("levels", 4), 2, where)
-    resamples = _positive_int("design.resamples", data.get("resamples", 500), 10, where)
-    return DesignSpec(kind, n, seed, second, noise, levels, resamples)
-
-
-def _number(key: str, value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(key, value, f"must be a number {where}")
-    return float(value)
-
-
-def _factors(data: Any, design: str, where: str) -> tuple[Factor, ...]:
-    if not isinstance(data, dict) or not data:
-        raise ConfigError("factors", data, f"a mapping of config keys to ranges or levels {where}")
-    out: list[Factor] = []
-    seen: set[str] = set()
-    for key, spec in data.items():
-        key = str(key)
-        label = f"factors.{key}"
-        if not isinstance(spec, dict):
-            raise ConfigError(
-                label,
-                spec,
-                f"a mapping with range, levels, values or dummy (e.g. {{range: [0, 10]}}) {where}",
-            )
-        _only(spec, _FACTOR_KEYS, label, where)
-        name = str(spec.get("name") or key)
-        if name in RESERVED or name in OUTCOMES:
-            raise ConfigError(
-                f"{label}.name",
-                name,
-                f"clashes with an output column; give the factor another name {where}",
-            )
-        if name in seen:
-            raise ConfigError(f"{label}.name", name, f"two factors have this name {where}")
-        seen.add(name)
-        scale = spec.get("scale", "linear")
-        if scale not in ("linear", "log"):
-            raise ConfigError(f"{label}.scale", scale, f"must be linear or log {where}")
-        if spec.get("dummy"):
-            if design == "full_factorial":
-                raise ConfigError(label, spec, f"a dummy factor needs a sampled design {where}")
-            out.append(Factor(None, name, "dummy", 0.0, 1.0))
-            continue
-        if "levels" in spec:
-            levels = spec["levels"]
-            if (
-                not isinstance(levels, list)
-                or len(levels) < 1
-                or len(set(map(str, levels))) != len(levels)
-            ):
-                raise ConfigError(f"{label}.levels", levels, f"a list of distinct levels {where}")
-            if any(k in spec for k in ("range", "steps", "values")):
-                raise ConfigError(label, spec, f"give levels or a range, not both {where}")
-            out.append(Factor(key, name, "categorical", levels=tuple(levels)))
-            continue
-        values: tuple[float, ...] = ()
-        if "values" in spec:
-            raw = spec["values"]
-            if not isinstance(raw, list) or not raw:
-                raise ConfigError(f"{label}.values", raw, f"a list of numbers {where}")
-            values = tuple(_number(f"{label}.values", v, where) for v in raw)
-            if design != "full_factorial":
-                raise ConfigError(
-                    f"{label}.values",
-                    raw,
-                    f"explicit values suit full_factorial only; give a range {where}",
-                )
-        rng = spec.get("range")
-        if rng is None and values:
-            rng = [min(values), max(values)]
-        if not isinstance(rng, list) or len(rng) != 2:
-            raise ConfigError(
-                f"{label}.range", rng, f"a range [low, high], levels or values {where}"
-            )
-        low, high = (_number(f"{label}.range", v, where) for v in rng)
-        if not low < high and not (values and low == high):
-            raise ConfigError(f"{label}.range", rng, f"low must be below high {where}")
-        if scale == "log" and low <= 0:
-            raise ConfigError(f"{label}.range", rng, f"a log scale needs low > 0 {where}")
-        steps = spec.get("steps")
-        if steps is not None:
-            steps = _positive_int(f"{label}.steps", steps, 2, where)
-        if design == "full_factorial" and steps is None and not values:
-            raise ConfigError(label, spec, f"full_factorial needs steps, values or levels {where}")
-        out.append(
-            Factor(key, name, "continuous", low, high, values=values, steps=steps, scale=scale)
-        )
-    return tuple(out)
-
-
-def _outcomes(data: Any, key: str, where: str) -> tuple[str, ...]:
-    if data is None:
-        return ()
-    if not isinstance(data, list):
-        raise ConfigError(key, data, f"a list of outcome names {where}")
-    for name in data:
-        if name not in OUTCOMES:
-            raise ConfigError(key, name, f"unknown outcome; one of {', '.join(OUTCOMES)} {where}")
-    return tuple(data)
-
-
-def _figure(item: Any, i: int, design: str, factors: Sequence[Factor], where: str) -> FigureSpec:
-    if isinstance(item, str):
-        item = {"kind": item}
-    label = f"figures[{i}]"
-    if not isinstance(item, dict) or item.get("kind") not in FIGURES:
-        got = item.get("kind") if isinstance(item, dict) else item
-        raise ConfigError(f"{label}.kind", got, f"must be one of {', '.join(FIGURES)} {where}")
-    kind = item["kind"]
-    _only(item, _FIGURE_KEYS[kind], label, where)
-    if design not in _FIGURE_DESIGNS[kind]:
-        raise ConfigError(
-            f"{label}.kind",
-            kind,
-            f"needs a {' or '.join(_FIGURE_DESIGNS[kind])} design, not {design} {where}",
-        )
-    names = [f.name for f in factors]
-    axes = {}
-    for axis in ("x", "y", "by"):
-        if axis in _FIGURE_KEYS[kind]:
-            value = item.get(axis)
-            if value not in names:
-                raise ConfigError(
-                    f"{label}.{axis}", value, f"must name a factor: {', '.join(names)} {where}"
-                )
-            axes[axis] = value
-    if len(set(axes.values())) != len(axes):
-        raise ConfigError(label, item, f"the axes must be different factors {where}")
-    outcomes = _outcomes(item.get("outcomes"), f"{label}.outcomes", where)
-    return FigureSpec(kind, outcomes=outcomes, **axes)
 
 
 # ---------------------------------------------------------------------------------- the plan

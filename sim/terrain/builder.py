@@ -1,14 +1,18 @@
-"""Build the model terrain (numpy layers plus named features) from the terrain config.
+"""Build the model terrain from its configuration, one way: spec -> geometry -> rasters -> layers.
 
 Why: every replicate of a run needs the same grid of elevation, cover, caves, roads, river,
 settlements and control zones. :func:`build_terrain` makes it deterministically from the YAML
-(``relief.noise_seed`` is the only source of randomness) in well under a second, and
-:func:`get_terrain` caches it per process so replicates build it once. The result is an immutable
-:class:`Terrain` whose arrays are read-only (Mesa's ``PropertyLayer.from_data`` copies them);
-:meth:`Terrain.save_npz` writes what a run used next to its results.
+(``relief.noise_seed`` is the only source of randomness) in well under a second, each step using
+only the ones before it:
 
-Grid convention (Mesa's ``PropertyLayer``): every layer has shape ``(width, height)`` and is indexed
-``[ix, iy]``, ``ix`` along x (east), ``iy`` along y (north); cell ``(0, 0)`` is the SW corner.
+1. :mod:`sim.terrain.spec` -- the validated configuration (:class:`TerrainSpec`);
+2. :mod:`sim.terrain.geometry` -- lines, zones, roads, river and areas as shapely geometries;
+3. :mod:`sim.terrain.raster` -- those geometries sampled at cell centres (:class:`Cells`), and
+   :mod:`sim.terrain.relief` / :mod:`sim.terrain.dem` -- the elevation;
+4. :mod:`sim.terrain.layers` -- slope, land use, caves, cover and zones, assembled here into an
+   immutable :class:`~sim.terrain.terrain.Terrain`.
+
+:func:`get_terrain` caches terrains per process (by :func:`terrain_key`) so replicates build once.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import hashlib
 import json
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,189 +30,19 @@ from omegaconf import DictConfig, OmegaConf
 from sim.errors import ConfigError
 from sim.terrain import layers as L
 from sim.terrain.dem import dem_digest, load_dem
-from sim.terrain.geometry import (
-    Grid,
-    as_points,
-    clip_polyline,
-    disc_mask,
-    offset_polyline,
-    polygon_mask,
-    polyline_field,
-    rasterize_chains,
-)
-from sim.terrain.relief import CAVE_KEY, build_relief, detect_ravines, rng_for
+from sim.terrain.frame import Frame
+from sim.terrain.geometry import TerrainGeometry, build_geometry, longest_piece
+from sim.terrain.grid import Grid
+from sim.terrain.raster import Cells, cell_chains
+from sim.terrain.relief import CAVE_KEY, Relief, build_relief, detect_ravines, rng_for
 from sim.terrain.schema import TerrainConfig
-from sim.terrain.validate import (
-    check_resolved,
-    grid_of,
-    pesh_line_polyline,
-    resolve_config,
-)
+from sim.terrain.spec import TerrainSpec, parse_terrain
+from sim.terrain.terrain import LAYER_NAMES, Road, Settlement, Terrain
 
 #: Bump when the builder's output changes for the same config (invalidates terrain keys).
-BUILDER_VERSION = 1
-NPZ_FORMAT = 1
+#: 2: geometry on shapely (exact road/river cells, exact Iraqi line), the geographic frame.
+BUILDER_VERSION = 2
 CACHE_SIZE = 8
-
-LAYER_NAMES = (
-    "elevation_m",
-    "slope_deg",
-    "ruggedness_m",
-    "cover",
-    "cave",
-    "landuse",
-    "truffle",
-    "road",
-    "river",
-    "settlement_id",
-    "zone",
-    "gap",
-    "pmf_sector",
-    "dist_pesh_line_km",
-    "dist_iraqi_line_km",
-    "signed_dist_km",
-)
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """A settlement from the YAML, with its grid cell.
-
-    Attributes:
-        id: index in ``Terrain.settlements`` and value in the ``settlement_id`` layer.
-        name, x_km, y_km, ix, iy: identity and location (centre).
-        pop: inhabitants.
-        kurd, sunni_arab: population shares (the rest: other communities).
-        kind: ``town``, ``village`` or ``camp``.
-        market: has a market where insurgents can resupply.
-        own_security: has its own armed guard (the camp).
-        self_defence: number of armed village guards (0 if none).
-        radius_km: radius of the settlement disc.
-        group: optional group label (e.g. ``qaraj`` for the Qaraj plain villages).
-    """
-
-    id: int
-    name: str
-    x_km: float
-    y_km: float
-    ix: int
-    iy: int
-    pop: int
-    kurd: float
-    sunni_arab: float
-    kind: str
-    market: bool = False
-    own_security: bool = False
-    self_defence: int = 0
-    radius_km: float = 0.0
-    group: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class Road:
-    """A road as an ordered chain of 8-connected cells and its source polyline (km)."""
-
-    name: str
-    cells: np.ndarray
-    polyline_km: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class Terrain:
-    """The model terrain: layers on the grid plus named features.
-
-    Attributes:
-        cell_km, x_min_km, y_min_km, width, height: grid geometry (shape ``(width, height)``).
-        layers: the per-cell arrays listed in :data:`LAYER_NAMES` (read-only).
-        settlements: settlements, ``id`` = position.
-        places: every named place (settlements, places, crossings, domes) in km, for labels.
-        caves: cave cells, int array ``(n, 2)`` of ``(ix, iy)``.
-        roads: roads as connected cell chains.
-        pesh_line_km, iraqi_line_km: the two lines clipped to the extent, ``(n, 2)`` km.
-        gap_width_km: distance between the two lines.
-        polygons_km: truffle grounds and the PMF sector outline (``pmf_sector``), km.
-        rivers_km: river polylines (km, clipped to the extent).
-        name: terrain preset name.
-        key: :func:`terrain_key` of the config and gap width it was built from.
-    """
-
-    cell_km: float
-    x_min_km: float
-    y_min_km: float
-    width: int
-    height: int
-    layers: dict[str, np.ndarray]
-    settlements: tuple[Settlement, ...]
-    places: dict[str, tuple[float, float]]
-    caves: np.ndarray
-    roads: tuple[Road, ...]
-    pesh_line_km: np.ndarray
-    iraqi_line_km: np.ndarray
-    gap_width_km: float
-    polygons_km: dict[str, np.ndarray] = field(default_factory=dict)
-    rivers_km: dict[str, np.ndarray] = field(default_factory=dict)
-    name: str = "terrain"
-    key: str = ""
-
-    @property
-    def grid(self) -> Grid:
-        """The cell geometry."""
-        return Grid(self.x_min_km, self.y_min_km, self.cell_km, self.width, self.height)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(width, height)``."""
-        return (self.width, self.height)
-
-    @property
-    def extent_km(self) -> tuple[float, float, float, float]:
-        """``(x0, x1, y0, y1)`` of the grid's outer edges, km."""
-        return (
-            self.x_min_km,
-            self.x_min_km + self.width * self.cell_km,
-            self.y_min_km,
-            self.y_min_km + self.height * self.cell_km,
-        )
-
-    @property
-    def cell_area_km2(self) -> float:
-        """Area of one cell."""
-        return self.cell_km * self.cell_km
-
-    def to_cell(self, x_km: Any, y_km: Any) -> tuple[Any, Any]:
-        """Cell indices ``(ix, iy)`` containing points in km (scalars or arrays; clipped)."""
-        return self.grid.to_cell(x_km, y_km)
-
-    def to_km(self, ix: Any, iy: Any) -> tuple[Any, Any]:
-        """Cell-centre coordinates in km of cell indices (scalars or arrays)."""
-        x = self.x_min_km + (np.asarray(ix, dtype=float) + 0.5) * self.cell_km
-        y = self.y_min_km + (np.asarray(iy, dtype=float) + 0.5) * self.cell_km
-        if x.ndim == 0:
-            return float(x), float(y)
-        return x, y
-
-    def contains_km(self, x_km: Any, y_km: Any) -> Any:
-        """Whether points lie inside the grid's extent."""
-        x0, x1, y0, y1 = self.extent_km
-        x, y = np.asarray(x_km), np.asarray(y_km)
-        return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-
-    def area_km2(self, mask: np.ndarray) -> float:
-        """Area of the cells where ``mask`` is true."""
-        return float(np.count_nonzero(mask)) * self.cell_area_km2
-
-    def save_npz(self, path: str | Path) -> Path:
-        """Write every layer and the metadata to a compressed ``.npz`` (no pickles)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **_to_arrays(self))
-        return path
-
-    @classmethod
-    def load_npz(cls, path: str | Path) -> Terrain:
-        """Read a terrain written by :meth:`save_npz`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            return _from_arrays({k: data[k] for k in data.files})
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,16 +50,16 @@ class Terrain:
 
 
 def terrain_key(tcfg: Any, gap_width_km: float) -> str:
-    """Stable hash of the resolved terrain config, the gap width and the DEM file's content."""
-    return _key(resolve_config(tcfg), gap_width_km)
+    """Stable hash of the validated terrain config, the gap width and the DEM file's content."""
+    return _key(parse_terrain(tcfg), gap_width_km)
 
 
-def _key(cfg: dict[str, Any], gap_width_km: float) -> str:
+def _key(spec: TerrainSpec, gap_width_km: float) -> str:
     payload = {
         "builder": BUILDER_VERSION,
-        "terrain": cfg,
+        "terrain": spec.model_dump(mode="json"),
         "gap_width_km": repr(float(gap_width_km)),
-        "dem_sha256": dem_digest(cfg.get("dem") or {}),
+        "dem_sha256": dem_digest(spec.dem),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -237,14 +70,13 @@ _CACHE: OrderedDict[str, Terrain] = OrderedDict()
 
 def get_terrain(tcfg: Any, gap_width_km: float) -> Terrain:
     """The terrain for a config and gap width, built once per process (LRU of 8 entries)."""
-    cfg = resolve_config(tcfg)
-    key = _key(cfg, gap_width_km)
+    spec = parse_terrain(tcfg)
+    key = _key(spec, gap_width_km)
     hit = _CACHE.get(key)
     if hit is not None:
         _CACHE.move_to_end(key)
         return hit
-    check_resolved(cfg, gap_width_km)
-    terrain = _build(cfg, float(gap_width_km), key)
+    terrain = _build(spec, gap_width_km, key)
     _CACHE[key] = terrain
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -295,7 +127,8 @@ def build_terrain(tcfg: Any, gap_width_km: float) -> Terrain:
     """Build the terrain layers for a config and a gap width.
 
     Args:
-        tcfg: ``cfg.terrain`` (``DictConfig``), a :class:`TerrainConfig` or a dict.
+        tcfg: ``cfg.terrain`` (``DictConfig``), a :class:`TerrainConfig`, a dict or a
+            :class:`TerrainSpec`.
         gap_width_km: perpendicular distance from the Peshmerga line to the Iraqi line (>= 0).
 
     Returns:
@@ -304,22 +137,22 @@ def build_terrain(tcfg: Any, gap_width_km: float) -> Terrain:
     Raises:
         ConfigError: for invalid configuration values or DEM files.
     """
-    cfg = resolve_config(tcfg)
-    check_resolved(cfg, gap_width_km)
-    gap = float(gap_width_km)
-    return _build(cfg, gap, _key(cfg, gap))
+    spec = parse_terrain(tcfg)
+    return _build(spec, gap_width_km, _key(spec, gap_width_km))
 
 
 # --------------------------------------------------------------------------------------------
 # Build steps
 
 
-def _build(cfg: dict[str, Any], gap: float, key: str) -> Terrain:
-    grid = grid_of(cfg)
-    x, y = grid.mesh_km()
+def _build(spec: TerrainSpec, gap_width_km: float, key: str) -> Terrain:
+    grid = Grid.of(spec)
+    frame = Frame.at(spec.frame.origin_latlon)
+    geo = build_geometry(spec, grid, gap_width_km)  # raises for a gap that leaves the map
+    cells = Cells(grid)
     cell_m = grid.cell_km * 1000.0
-    relief = build_relief(grid, x, y, cfg)
-    dem = load_dem(cfg.get("dem") or {}, grid, cfg.get("frame") or {})
+    relief = build_relief(cells, spec, geo)
+    dem = load_dem(spec.dem, grid, frame)
     elev = relief.elevation_m if dem is None else dem
     ravine = (
         relief.ravine_mask if dem is None else detect_ravines(elev, relief.ridge_frac, grid.cell_km)
@@ -327,17 +160,14 @@ def _build(cfg: dict[str, Any], gap: float, key: str) -> Terrain:
     slope = L.slope_deg(elev, cell_m)
     rugged = L.ruggedness_m(elev)
 
-    river, water, rivers_km = _rivers(cfg, grid, x, y)
-    roads, road_mask = _roads(cfg, grid)
-    settlements, settle_id, camp = _settlements(cfg, grid, x, y)
+    river, water = _rivers(spec, geo, cells)
+    roads, road_mask = _roads(spec, geo, grid)
+    settlements, settle_id, camp = _settlements(spec, cells)
     settle_id[river] = -1
     urban = (settle_id >= 0) & ~water
     truffle = np.zeros(grid.shape, dtype=bool)
-    polygons: dict[str, np.ndarray] = {}
-    for t in cfg.get("truffle_grounds") or []:
-        poly = as_points(t["polygon_km"], min_points=3)
-        polygons[str(t["name"])] = poly
-        truffle |= polygon_mask(poly, x, y)
+    for poly in geo.truffle_grounds.values():
+        truffle |= cells.mask(poly)
     truffle &= ~water & ~urban
     land = L.landuse(
         slope=slope,
@@ -345,9 +175,9 @@ def _build(cfg: dict[str, Any], gap: float, key: str) -> Terrain:
         truffle=truffle,
         urban=urban,
         water=water,
-        land=cfg.get("land") or {},
+        land=spec.land,
     )
-    caves = _caves(cfg, grid, relief, slope, water | urban)
+    caves = _caves(spec, grid, relief, slope, water | urban)
     cave_mask = np.zeros(grid.shape, dtype=bool)
     cave_mask[caves[:, 0], caves[:, 1]] = True
     cover = L.cover(
@@ -360,20 +190,11 @@ def _build(cfg: dict[str, Any], gap: float, key: str) -> Terrain:
         cell_km=grid.cell_km,
     )
 
-    x0, x1, y0, y1 = _extent(grid)
-    ext = 2.0 * math.hypot(x1 - x0, y1 - y0)
-    pesh = pesh_line_polyline(cfg, ext)
-    pesh_field = polyline_field(x, y, pesh)
-    signed = pesh_field.signed_km
-    iraqi = offset_polyline(pesh, -gap)
-    dist_iraqi = pesh_field.dist_km if gap == 0 else polyline_field(x, y, iraqi).dist_km
-    zone, gap_mask = L.zones(signed, gap, camp)
-    pmf = np.zeros(grid.shape, dtype=bool)
-    pmf_cfg = (cfg.get("lines") or {}).get("pmf_sector")
-    if pmf_cfg:
-        poly = as_points(pmf_cfg["polygon_km"], min_points=3)
-        polygons["pmf_sector"] = poly
-        pmf = polygon_mask(poly, x, y) & (zone == L.Zone.PLAIN)
+    signed = cells.signed_distance(geo.pesh_line, geo.ridge_zone)
+    dist_pesh = np.abs(signed)
+    dist_iraqi = dist_pesh if geo.gap_width_km == 0 else cells.distance(geo.iraqi_line)
+    zone, gap_mask = L.zones(signed, geo.gap_width_km, camp)
+    pmf = cells.mask(geo.pmf_sector) & (zone == L.Zone.PLAIN)
 
     layers = {
         "elevation_m": elev.astype(np.float32),
@@ -389,10 +210,11 @@ def _build(cfg: dict[str, Any], gap: float, key: str) -> Terrain:
         "zone": zone,
         "gap": gap_mask,
         "pmf_sector": pmf,
-        "dist_pesh_line_km": pesh_field.dist_km.astype(np.float32),
+        "dist_pesh_line_km": dist_pesh.astype(np.float32),
         "dist_iraqi_line_km": dist_iraqi.astype(np.float32),
         "signed_dist_km": signed.astype(np.float32),
     }
+    assert tuple(layers) == LAYER_NAMES
     for arr in layers.values():
         arr.setflags(write=False)
     return Terrain(
@@ -403,114 +225,100 @@ def _build(cfg: dict[str, Any], gap: float, key: str) -> Terrain:
         height=grid.height,
         layers=layers,
         settlements=settlements,
-        places=_places(cfg, settlements),
+        places=_places(spec, settlements),
         caves=caves,
         roads=roads,
-        pesh_line_km=_longest_piece(pesh, (x0, x1, y0, y1)),
-        iraqi_line_km=_longest_piece(iraqi, (x0, x1, y0, y1)),
-        gap_width_km=gap,
-        polygons_km=polygons,
-        rivers_km=rivers_km,
-        name=str(cfg.get("name", "terrain")),
+        pesh_line_km=longest_piece(geo.pesh_line, geo.extent),
+        iraqi_line_km=longest_piece(geo.iraqi_line, geo.extent),
+        gap_width_km=geo.gap_width_km,
+        polygons_km=_polygons(geo),
+        rivers_km={n: longest_piece(line, geo.extent) for n, line in geo.rivers.items()},
+        name=spec.name,
         key=key,
+        crs_wkt=frame.crs_wkt,
+        zones_km={"ridge": geo.ridge_zone, "gap": geo.gap_zone, "plain": geo.plain_zone},
     )
 
 
-def _extent(grid: Grid) -> tuple[float, float, float, float]:
-    return (
-        grid.x_min_km,
-        grid.x_min_km + grid.width * grid.cell_km,
-        grid.y_min_km,
-        grid.y_min_km + grid.height * grid.cell_km,
-    )
+def _polygons(geo: TerrainGeometry) -> dict[str, np.ndarray]:
+    """Truffle grounds and the PMF sector outline as ``(n, 2)`` km corner arrays."""
+    out = {n: np.asarray(p.exterior.coords)[:-1] for n, p in geo.truffle_grounds.items()}
+    if geo.pmf_sector is not None:
+        out["pmf_sector"] = np.asarray(geo.pmf_sector.exterior.coords)[:-1]
+    return out
 
 
-def _longest_piece(pts: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    pieces = clip_polyline(pts, box)
-    if not pieces:
-        return np.zeros((0, 2))
-    return max(pieces, key=lambda p: float(np.hypot(*np.diff(p, axis=0).T).sum()))
-
-
-def _rivers(
-    cfg: dict[str, Any], grid: Grid, x: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """River barrier (crossings open), water surface and the clipped polylines."""
-    water = np.zeros(grid.shape, dtype=bool)
-    crossing = np.zeros(grid.shape, dtype=bool)
-    lines: dict[str, np.ndarray] = {}
-    extent = _extent(grid)
-    for river in cfg.get("rivers") or []:
-        pts = as_points(river["polyline_km"], min_points=2)
-        lines[str(river["name"])] = _longest_piece(pts, extent)
-        for chain in rasterize_chains(pts, grid, four_connected=True):
+def _rivers(spec: TerrainSpec, geo: TerrainGeometry, cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+    """River barrier (crossings open) and water surface."""
+    water = np.zeros(cells.grid.shape, dtype=bool)
+    crossing = np.zeros(cells.grid.shape, dtype=bool)
+    for river in spec.rivers:
+        line = geo.rivers[river.name]
+        for chain in cell_chains(line, cells.grid, four_connected=True):
             water[chain[:, 0], chain[:, 1]] = True
-        half = float(river.get("width_km", 0.2)) / 2.0
-        water |= polyline_field(x, y, pts).dist_km <= half
-        for c in river.get("crossings") or []:
-            cx, cy = (float(v) for v in c["at_km"])
-            crossing |= disc_mask(x, y, cx, cy, half + grid.cell_km)
-    return water & ~crossing, water, lines
+        half = river.width_km / 2.0
+        water |= cells.distance(line) <= half
+        for c in river.crossings:
+            crossing |= cells.within(*c.at_km, half + cells.grid.cell_km)
+    return water & ~crossing, water
 
 
-def _roads(cfg: dict[str, Any], grid: Grid) -> tuple[tuple[Road, ...], np.ndarray]:
+def _roads(
+    spec: TerrainSpec, geo: TerrainGeometry, grid: Grid
+) -> tuple[tuple[Road, ...], np.ndarray]:
     """Roads as ordered, 8-connected cell chains (split where a road leaves the grid)."""
     mask = np.zeros(grid.shape, dtype=bool)
     roads = []
-    for r in cfg.get("roads") or []:
-        pts = as_points(r["polyline_km"], min_points=2)
-        chains = rasterize_chains(pts, grid)
+    for r in spec.roads:
+        chains = cell_chains(geo.roads[r.name], grid)
+        pts = np.asarray(r.polyline_km, dtype=float)
         for i, chain in enumerate(chains):
-            name = str(r["name"]) if len(chains) == 1 else f"{r['name']}#{i + 1}"
+            name = r.name if len(chains) == 1 else f"{r.name}#{i + 1}"
             chain.setflags(write=False)
             roads.append(Road(name, chain, pts))
             mask[chain[:, 0], chain[:, 1]] = True
     return tuple(roads), mask
 
 
-def _settlement_radius_km(s: dict[str, Any], land: dict[str, Any]) -> float:
-    if s.get("radius_km") is not None:
-        return float(s["radius_km"])
-    density = float(
-        land.get("town_people_per_km2", 10000.0)
-        if s.get("kind") == "town"
-        else land.get("village_people_per_km2", 3000.0)
-    )
-    return math.sqrt(max(float(s["pop"]), 0.0) / density / math.pi)
+def _settlement_radius_km(s: Any, land: Any) -> float:
+    if s.radius_km is not None:
+        return float(s.radius_km)
+    density = land.town_people_per_km2 if s.kind == "town" else land.village_people_per_km2
+    return math.sqrt(max(s.pop, 0.0) / density / math.pi)
 
 
 def _settlements(
-    cfg: dict[str, Any], grid: Grid, x: np.ndarray, y: np.ndarray
+    spec: TerrainSpec, cells: Cells
 ) -> tuple[tuple[Settlement, ...], np.ndarray, np.ndarray]:
     """Settlement records, the id layer (discs; larger first so small ones stay visible), camp."""
-    land = cfg.get("land") or {}
+    grid = cells.grid
     ids = np.full(grid.shape, -1, dtype=np.int32)
     camp = np.zeros(grid.shape, dtype=bool)
     out = []
-    for i, s in enumerate(cfg.get("settlements") or []):
-        sx, sy = (float(v) for v in s["at_km"])
+    for i, s in enumerate(spec.settlements):
+        sx, sy = (float(v) for v in s.at_km)
         ix, iy = grid.to_cell(sx, sy)
         out.append(
             Settlement(
                 id=i,
-                name=str(s["name"]),
+                name=s.name,
                 x_km=sx,
                 y_km=sy,
                 ix=ix,
                 iy=iy,
-                pop=int(s["pop"]),
-                kurd=float(s.get("kurd", 0.0)),
-                sunni_arab=float(s.get("sunni_arab", 0.0)),
-                kind=str(s.get("kind", "village")),
-                market=bool(s.get("market", False)),
-                own_security=bool(s.get("own_security", False)),
-                self_defence=int(s.get("self_defence", 0) or 0),
-                radius_km=_settlement_radius_km(s, land),
-                group=str(s.get("group", "") or ""),
+                pop=int(s.pop),
+                kurd=s.kurd,
+                sunni_arab=s.sunni_arab,
+                kind=s.kind,
+                market=s.market,
+                own_security=s.own_security,
+                self_defence=int(s.self_defence or 0),
+                radius_km=_settlement_radius_km(s, spec.land),
+                group=s.group,
             )
         )
     for s in sorted(out, key=lambda s: -s.pop):
-        disc = disc_mask(x, y, s.x_km, s.y_km, s.radius_km)
+        disc = cells.within(s.x_km, s.y_km, s.radius_km)
         ids[disc] = s.id
         if s.kind == "camp":
             camp |= disc
@@ -523,33 +331,31 @@ def _settlements(
 
 
 def _caves(
-    cfg: dict[str, Any], grid: Grid, relief: Any, slope: np.ndarray, blocked: np.ndarray
+    spec: TerrainSpec, grid: Grid, relief: Relief, slope: np.ndarray, blocked: np.ndarray
 ) -> np.ndarray:
     """Cave cells of every ridge (sampled) plus explicit ``extra_at_km`` caves."""
-    seed = int(cfg["relief"].get("noise_seed", 0))
+    seed = spec.relief.noise_seed
     heads = np.zeros(grid.shape, dtype=bool)
     if len(relief.ravine_heads_km):
         hx, hy = grid.to_cell(relief.ravine_heads_km[:, 0], relief.ravine_heads_km[:, 1])
         heads[hx, hy] = True
     found = []
-    for i, ridge in enumerate(cfg["relief"]["ridges"]):
-        spec = ridge.get("caves") or {}
+    for i, ridge in enumerate(spec.relief.ridges):
         found.append(
             L.sample_caves(
                 rng=rng_for(seed, CAVE_KEY, i),
-                count=int(spec.get("count", 0)),
+                count=ridge.caves.count,
                 ridge_frac=relief.ridge_frac,
                 ridge_signed_km=relief.ridge_signed_km,
                 slope=slope,
                 ravine_heads=heads,
                 cell_km=grid.cell_km,
                 blocked=blocked,
-                spec=spec,
+                spec=ridge.caves,
             )
         )
-        extra = spec.get("extra_at_km") or []
-        if extra:
-            pts = as_points(extra)
+        if ridge.caves.extra_at_km:
+            pts = np.asarray(ridge.caves.extra_at_km, dtype=float)
             ex, ey = grid.to_cell(pts[:, 0], pts[:, 1])
             found.append(np.stack([ex, ey], axis=1))
     caves = np.unique(np.vstack(found).astype(np.int64).reshape(-1, 2), axis=0)
@@ -558,105 +364,16 @@ def _caves(
 
 
 def _places(
-    cfg: dict[str, Any], settlements: tuple[Settlement, ...]
+    spec: TerrainSpec, settlements: tuple[Settlement, ...]
 ) -> dict[str, tuple[float, float]]:
     """Every named point for labels: settlements, places, river crossings, domes."""
     out = {s.name: (s.x_km, s.y_km) for s in settlements}
-    for p in cfg.get("places") or []:
-        out[str(p["name"])] = (float(p["at_km"][0]), float(p["at_km"][1]))
-    for r in cfg.get("rivers") or []:
-        for c in r.get("crossings") or []:
-            out[str(c["name"])] = (float(c["at_km"][0]), float(c["at_km"][1]))
-    for ridge in cfg["relief"]["ridges"]:
-        for d in ridge.get("domes") or []:
-            out[str(d["name"])] = (float(d["at_km"][0]), float(d["at_km"][1]))
+    for p in spec.places:
+        out[p.name] = (float(p.at_km[0]), float(p.at_km[1]))
+    for r in spec.rivers:
+        for c in r.crossings:
+            out[c.name] = (float(c.at_km[0]), float(c.at_km[1]))
+    for ridge in spec.relief.ridges:
+        for d in ridge.domes:
+            out[d.name] = (float(d.at_km[0]), float(d.at_km[1]))
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# npz (de)serialisation: plain arrays only, so files load with allow_pickle=False
-
-
-def _pack_list(
-    prefix: str, items: dict[str, np.ndarray], dtype: Any = float
-) -> dict[str, np.ndarray]:
-    names = list(items)
-    arrays = [np.asarray(items[n], dtype=dtype).reshape(-1, 2) for n in names]
-    offsets = np.cumsum([0] + [len(a) for a in arrays]).astype(np.int64)
-    data = np.vstack(arrays) if arrays else np.zeros((0, 2), dtype=dtype)
-    return {
-        f"{prefix}_names": np.array(names, dtype=str),
-        f"{prefix}_data": data,
-        f"{prefix}_offsets": offsets,
-    }
-
-
-def _unpack_list(prefix: str, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    names, arr, off = data[f"{prefix}_names"], data[f"{prefix}_data"], data[f"{prefix}_offsets"]
-    return {str(n): arr[off[i] : off[i + 1]] for i, n in enumerate(names)}
-
-
-SETTLEMENT_FIELDS = tuple(Settlement.__dataclass_fields__)
-
-
-def _to_arrays(t: Terrain) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {f"layer__{k}": v for k, v in t.layers.items()}
-    out.update(
-        format_version=np.array(NPZ_FORMAT),
-        cell_km=np.array(t.cell_km),
-        x_min_km=np.array(t.x_min_km),
-        y_min_km=np.array(t.y_min_km),
-        width=np.array(t.width),
-        height=np.array(t.height),
-        gap_width_km=np.array(t.gap_width_km),
-        name=np.array(t.name),
-        key=np.array(t.key),
-        pesh_line_km=t.pesh_line_km,
-        iraqi_line_km=t.iraqi_line_km,
-        caves=t.caves,
-        place_names=np.array(list(t.places), dtype=str),
-        place_xy=np.array(list(t.places.values()), dtype=float).reshape(-1, 2),
-    )
-    for f in SETTLEMENT_FIELDS:
-        out[f"settlement__{f}"] = np.array([getattr(s, f) for s in t.settlements])
-    out.update(_pack_list("road_cells", {r.name: r.cells for r in t.roads}, np.int64))
-    out.update(_pack_list("road_poly", {r.name: r.polyline_km for r in t.roads}))
-    out.update(_pack_list("polygon", t.polygons_km))
-    out.update(_pack_list("river", t.rivers_km))
-    return out
-
-
-def _from_arrays(d: dict[str, np.ndarray]) -> Terrain:
-    if int(d.get("format_version", -1)) != NPZ_FORMAT:
-        raise ConfigError("terrain.npz", int(d.get("format_version", -1)), f"format {NPZ_FORMAT}")
-    layers = {k.removeprefix("layer__"): v for k, v in d.items() if k.startswith("layer__")}
-    for arr in layers.values():
-        arr.setflags(write=False)
-    n = len(d["settlement__id"])
-    settlements = tuple(
-        Settlement(**{f: d[f"settlement__{f}"][i].item() for f in SETTLEMENT_FIELDS})
-        for i in range(n)
-    )
-    cells, polys = _unpack_list("road_cells", d), _unpack_list("road_poly", d)
-    return Terrain(
-        cell_km=float(d["cell_km"]),
-        x_min_km=float(d["x_min_km"]),
-        y_min_km=float(d["y_min_km"]),
-        width=int(d["width"]),
-        height=int(d["height"]),
-        layers=layers,
-        settlements=settlements,
-        places={
-            str(k): (float(v[0]), float(v[1]))
-            for k, v in zip(d["place_names"], d["place_xy"], strict=True)
-        },
-        caves=d["caves"],
-        roads=tuple(Road(k, cells[k], polys[k]) for k in cells),
-        pesh_line_km=d["pesh_line_km"],
-        iraqi_line_km=d["iraqi_line_km"],
-        gap_width_km=float(d["gap_width_km"]),
-        polygons_km=_unpack_list("polygon", d),
-        rivers_km=_unpack_list("river", d),
-        name=str(d["name"]),
-        key=str(d["key"]),
-    )

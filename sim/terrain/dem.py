@@ -15,8 +15,10 @@ Configuration (``terrain.dem``):
   pixel centres sit at ``col + 0.5, row + 0.5``). GDAL's own ``GetGeoTransform()`` lists the same
   numbers as ``(c, a, b, f, d, e)``. A north-up raster has ``b = d = 0`` and ``e < 0``.
 * ``{source: geotiff, path: dem.tif, band: 1}``: read with ``rasterio`` (the optional ``geotiff``
-  extra); cell centres are converted to lon/lat with an equirectangular projection around
-  ``terrain.frame.origin_latlon`` and then to the file's CRS.
+  extra), in any CRS the file declares (geographic, e.g. an SRTM tile in EPSG:4326, or
+  projected, e.g. UTM 38N): cell centres go from the local frame (:mod:`sim.terrain.frame`,
+  anchored at ``terrain.frame.origin_latlon``) to the file's CRS with pyproj, then are sampled
+  bilinearly like an ``npy`` array.
 
 Paths are resolved against the working directory and must lie inside the working directory, the
 project folder or a folder listed in the ``GAPSIM_DATA_DIR`` environment variable
@@ -34,12 +36,13 @@ import numpy as np
 from scipy import ndimage
 
 from sim.errors import ConfigError
-from sim.terrain.geometry import Grid
+from sim.terrain.frame import Frame
+from sim.terrain.grid import Grid
+from sim.terrain.spec import DemSpec, affine_matrix
 
 SOURCES = ("procedural", "npy", "geotiff")
 SUFFIXES = {"npy": (".npy",), "geotiff": (".tif", ".tiff")}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-KM_PER_DEG_LAT = 110.574
 #: Plausible elevations (m): below the Dead Sea shore to above Everest; others are not metres.
 ELEVATION_RANGE_M = (-500.0, 9000.0)
 
@@ -52,10 +55,10 @@ def allowed_roots() -> list[Path]:
     return roots
 
 
-def resolve_dem_path(dem: dict[str, Any], key: str = "terrain.dem.path") -> Path:
+def resolve_dem_path(dem: DemSpec, key: str = "terrain.dem.path") -> Path:
     """The DEM file as an absolute path, after checking suffix, location and existence."""
-    source = dem.get("source")
-    raw = str(dem.get("path") or "")
+    source = dem.source
+    raw = dem.path
     if not raw:
         raise ConfigError(key, raw, f"required when terrain.dem.source={source!r}")
     path = Path(raw).expanduser()
@@ -73,9 +76,9 @@ def resolve_dem_path(dem: dict[str, Any], key: str = "terrain.dem.path") -> Path
     return path
 
 
-def dem_digest(dem: dict[str, Any]) -> str:
+def dem_digest(dem: DemSpec) -> str:
     """SHA-256 of the DEM file ("" for the procedural source or a missing file)."""
-    if dem.get("source", "procedural") == "procedural":
+    if dem.source == "procedural":
         return ""
     try:
         path = resolve_dem_path(dem)
@@ -86,20 +89,6 @@ def dem_digest(dem: dict[str, Any]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def check_transform(transform: Any, key: str = "terrain.dem.transform") -> np.ndarray:
-    """Six finite numbers forming an invertible affine transform, as a 2x3 matrix."""
-    try:
-        t = np.asarray(list(transform), dtype=float)
-    except (TypeError, ValueError):
-        t = np.array([])
-    if t.shape != (6,) or not np.all(np.isfinite(t)):
-        raise ConfigError(key, transform, "six finite numbers [a, b, c, d, e, f] (km)")
-    a, b, c, d, e, f = t
-    if abs(a * e - b * d) < 1e-15:
-        raise ConfigError(key, list(t), "the affine transform is singular (a*e - b*d == 0)")
-    return np.array([[a, b, c], [d, e, f]])
 
 
 def check_raster(arr: Any, key: str = "terrain.dem.path", *, value: Any = None) -> np.ndarray:
@@ -172,37 +161,28 @@ def sample_affine(
     return out.reshape(xs.shape)
 
 
-def load_npy(dem: dict[str, Any], grid: Grid) -> np.ndarray:
+def load_npy(dem: DemSpec, grid: Grid) -> np.ndarray:
     """Elevation on the model grid from a ``.npy`` file plus an affine transform in km."""
     path = resolve_dem_path(dem)
-    raw = str(dem.get("path"))
-    matrix = check_transform(dem.get("transform"))
+    matrix = np.array(affine_matrix(dem.transform, "terrain.dem.transform"))
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError("terrain.dem.path", raw, f"not a readable .npy array ({msg})") from exc
-    arr = check_raster(arr, "terrain.dem.path", value=raw)
+        raise ConfigError(
+            "terrain.dem.path", dem.path, f"not a readable .npy array ({msg})"
+        ) from exc
+    arr = check_raster(arr, "terrain.dem.path", value=dem.path)
     x, y = grid.mesh_km()
     return sample_affine(
-        arr, matrix, x, y, key="terrain.dem.transform", value=dem.get("transform"), grid=grid
+        arr, matrix, x, y, key="terrain.dem.transform", value=dem.transform, grid=grid
     )
 
 
-def local_to_lonlat(
-    x_km: np.ndarray, y_km: np.ndarray, origin_latlon: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """Equirectangular conversion of local km to (lon, lat) degrees around the frame origin."""
-    lat0, lon0 = (float(v) for v in origin_latlon)
-    km_per_deg_lon = 111.320 * np.cos(np.radians(lat0))
-    return lon0 + x_km / km_per_deg_lon, lat0 + y_km / KM_PER_DEG_LAT
-
-
-def load_geotiff(dem: dict[str, Any], grid: Grid, frame: dict[str, Any]) -> np.ndarray:
-    """Elevation on the model grid from a GeoTIFF (needs the optional ``rasterio``)."""
+def load_geotiff(dem: DemSpec, grid: Grid, frame: Frame) -> np.ndarray:
+    """Elevation on the model grid from a GeoTIFF in any CRS (needs the optional ``rasterio``)."""
     try:
         import rasterio
-        from rasterio.warp import transform as warp_transform
     except ImportError as exc:
         raise ConfigError(
             "terrain.dem.source",
@@ -210,42 +190,39 @@ def load_geotiff(dem: dict[str, Any], grid: Grid, frame: dict[str, Any]) -> np.n
             "needs rasterio: install the geotiff extra (uv sync --extra geotiff) or use source=npy",
         ) from exc
     path = resolve_dem_path(dem)
-    raw = str(dem.get("path"))
-    origin = frame.get("origin_latlon")
-    if not origin or len(origin) != 2:
-        raise ConfigError("terrain.frame.origin_latlon", origin, "[lat, lon] of the local origin")
-    band = int(dem.get("band", 1))
+    raw = dem.path
     try:
         with rasterio.open(path) as src:
-            if not 1 <= band <= src.count:
-                raise ConfigError("terrain.dem.band", band, f"between 1 and {src.count}")
-            arr = src.read(band, masked=True).astype(np.float64).filled(np.nan)
+            if not 1 <= dem.band <= src.count:
+                raise ConfigError("terrain.dem.band", dem.band, f"between 1 and {src.count}")
+            arr = src.read(dem.band, masked=True).astype(np.float64).filled(np.nan)
             crs, aff = src.crs, src.transform
     except rasterio.errors.RasterioError as exc:
         raise ConfigError("terrain.dem.path", raw, f"not a readable GeoTIFF ({exc})") from exc
     if crs is None:
         raise ConfigError("terrain.dem.path", raw, "the GeoTIFF has no CRS")
-    x, y = grid.mesh_km()
-    lon, lat = local_to_lonlat(x, y, origin)
-    xs, ys = warp_transform("EPSG:4326", crs, lon.ravel(), lat.ravel())
-    xs, ys = np.asarray(xs).reshape(x.shape), np.asarray(ys).reshape(x.shape)
     if arr.size == 0:
         raise ConfigError("terrain.dem.path", raw, f"the DEM is empty (shape {arr.shape})")
+    x, y = grid.mesh_km()
+    xs, ys = frame.transformer_to(crs.to_wkt()).transform(x.ravel(), y.ravel())
+    xs, ys = np.asarray(xs).reshape(x.shape), np.asarray(ys).reshape(x.shape)
     matrix = np.array([[aff.a, aff.b, aff.c], [aff.d, aff.e, aff.f]])
     out = sample_affine(arr, matrix, xs, ys, key="terrain.dem.path", value=raw, grid=grid)
     bad = int(np.count_nonzero(~np.isfinite(out)))
     if bad:
         raise ConfigError("terrain.dem.path", raw, f"{bad} model cells fall on nodata/NaN pixels")
+    lo, hi = ELEVATION_RANGE_M
+    if out.min() < lo or out.max() > hi:
+        raise ConfigError(
+            "terrain.dem.path", raw, f"elevations must lie between {lo:g} and {hi:g} m; in metres?"
+        )
     return out
 
 
-def load_dem(dem: dict[str, Any], grid: Grid, frame: dict[str, Any]) -> np.ndarray | None:
+def load_dem(dem: DemSpec, grid: Grid, frame: Frame) -> np.ndarray | None:
     """Elevation (m, shape ``(width, height)``) from the configured DEM, or None if procedural."""
-    source = dem.get("source", "procedural")
-    if source == "procedural":
+    if dem.source == "procedural":
         return None
-    if source == "npy":
+    if dem.source == "npy":
         return load_npy(dem, grid)
-    if source == "geotiff":
-        return load_geotiff(dem, grid, frame)
-    raise ConfigError("terrain.dem.source", source, f"one of {', '.join(SOURCES)}")
+    return load_geotiff(dem, grid, frame)

@@ -1,334 +1,261 @@
-"""Vector geometry on the model grid: polylines, offsets, signed distances and rasterisation.
+"""Vector geometry of the terrain on shapely 2: step two of building a terrain.
 
-Why: the Peshmerga and Iraqi lines, the ridge axis, roads and the river are polylines in km; the
-model needs them as per-cell numpy layers (distances, side masks, connected cell chains). Everything
-here is vectorised over cells (loops run only over the few segments of a polyline), so a 52,000-cell
-grid costs milliseconds.
+Why: the Peshmerga line, the Iraqi line, the gap between them, the control zones, roads, the
+river and the truffle grounds are geometric objects before they are cells. Built here as exact
+shapely geometries in the local km frame (:mod:`sim.terrain.frame`), they serve the rasters
+(:mod:`sim.terrain.raster` samples them at cell centres) and leave the project as they are
+(``gapsim export`` writes them to a GeoPackage). This module reads only the validated
+:class:`~sim.terrain.spec.TerrainSpec` and the :class:`~sim.terrain.grid.Grid`; it raises a
+:class:`~sim.errors.ConfigError` for what only geometry can tell (a gap so wide that the Iraqi
+line leaves the map, no road on the map).
 
-Conventions: points are ``(x_km, y_km)``; arrays of cell-centre coordinates have the grid's shape
-``(width, height)``; the *left* normal of a direction ``(dx, dy)`` is ``(-dy, dx)``.
+Conventions: lines that define zones are *oriented so that NE is on their left* and extended
+straight past both ends far beyond the map, so every cell sees the same two sides; the ridge
+side of the Peshmerga line is its left. Round joins and buffers use :data:`QUAD_SEGS` segments a
+quarter circle, so an arc of radius 6 km is off by less than 0.5 m.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from matplotlib.path import Path as MplPath
+import shapely
+from shapely import LineString, MultiLineString, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import split
 
-#: Direction that counts as "the NE side" when orienting a polyline (unit vector toward NE).
-NE_UNIT = np.array([np.sqrt(0.5), np.sqrt(0.5)])
+from sim.errors import ConfigError
+from sim.terrain.grid import Grid
+from sim.terrain.spec import TerrainSpec
+
+#: Segments per quarter circle of round joins and buffers (chord error r * 3e-4).
+QUAD_SEGS = 64
+#: Width of the probe strips that tell the two sides of a line apart (km).
+SIDE_PROBE_KM = 1e-3
 
 
-@dataclass(frozen=True)
-class Grid:
-    """Cell geometry of the model grid (cell centres in km, arrays indexed ``[ix, iy]``).
+@dataclass(frozen=True, eq=False)
+class TerrainGeometry:
+    """The terrain's vector geometry in km of the local frame.
 
     Attributes:
-        x_min_km: west edge of the grid.
-        y_min_km: south edge of the grid.
-        cell_km: cell side.
-        width: number of cells along x (east).
-        height: number of cells along y (north).
+        extent: the grid's outer edges.
+        pesh_line, iraqi_line: the two lines, extended far beyond the extent (NE on the left).
+        ridge_zone, gap_zone, plain_zone: the parts of the extent NE of the Peshmerga line,
+            between the lines, and SW of the Iraqi line (exact; ``gap_zone`` is empty at 0 km).
+        ridge_axes: each ridge's axis as configured, oriented NE-left, keyed by name.
+        roads, rivers: polylines as configured (they may leave the extent).
+        truffle_grounds: polygons by name; ``pmf_sector`` the PMF sector outline (or None).
+        gap_width_km: distance between the lines.
     """
 
-    x_min_km: float
-    y_min_km: float
-    cell_km: float
-    width: int
-    height: int
-
-    @classmethod
-    def from_extent(
-        cls, x_min_km: float, x_max_km: float, y_min_km: float, y_max_km: float, cell_km: float
-    ) -> Grid:
-        """A grid covering the extent with cells of ``cell_km`` (rounded to whole cells)."""
-        width = max(1, round((x_max_km - x_min_km) / cell_km))
-        height = max(1, round((y_max_km - y_min_km) / cell_km))
-        return cls(float(x_min_km), float(y_min_km), float(cell_km), int(width), int(height))
+    extent: Polygon
+    pesh_line: LineString
+    iraqi_line: LineString
+    ridge_zone: BaseGeometry
+    gap_zone: BaseGeometry
+    plain_zone: BaseGeometry
+    ridge_axes: dict[str, LineString]
+    roads: dict[str, LineString]
+    rivers: dict[str, LineString]
+    truffle_grounds: dict[str, Polygon]
+    pmf_sector: Polygon | None
+    gap_width_km: float
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """``(width, height)``."""
-        return (self.width, self.height)
-
-    @property
-    def x_centres_km(self) -> np.ndarray:
-        """Cell-centre x coordinates, shape ``(width,)``."""
-        return self.x_min_km + (np.arange(self.width) + 0.5) * self.cell_km
-
-    @property
-    def y_centres_km(self) -> np.ndarray:
-        """Cell-centre y coordinates, shape ``(height,)``."""
-        return self.y_min_km + (np.arange(self.height) + 0.5) * self.cell_km
-
-    def mesh_km(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cell-centre coordinate arrays ``(X, Y)``, each of shape ``(width, height)``."""
-        return np.meshgrid(self.x_centres_km, self.y_centres_km, indexing="ij")
-
-    def to_cell(self, x_km: Any, y_km: Any) -> tuple[Any, Any]:
-        """Cell indices containing the points (clipped to the grid)."""
-        ix = np.floor((np.asarray(x_km, dtype=float) - self.x_min_km) / self.cell_km)
-        iy = np.floor((np.asarray(y_km, dtype=float) - self.y_min_km) / self.cell_km)
-        ix = np.clip(ix, 0, self.width - 1).astype(np.int64)
-        iy = np.clip(iy, 0, self.height - 1).astype(np.int64)
-        if ix.ndim == 0:
-            return int(ix), int(iy)
-        return ix, iy
+    def reach_km(self) -> float:
+        """How far lines are extended past their ends: twice the extent's diagonal."""
+        x0, y0, x1, y1 = self.extent.bounds
+        return 2.0 * math.hypot(x1 - x0, y1 - y0)
 
 
-def as_points(value: Any, *, min_points: int = 1) -> np.ndarray:
-    """A float array of shape ``(n, 2)`` from a list of ``[x, y]`` pairs."""
-    arr = np.asarray(value, dtype=float).reshape(-1, 2)
-    if arr.shape[0] < min_points:
-        raise ValueError(f"need at least {min_points} points, got {arr.shape[0]}")
-    return arr
+def build_geometry(spec: TerrainSpec, grid: Grid, gap_width_km: float) -> TerrainGeometry:
+    """Lines, zones and features of a validated terrain spec for a gap width.
+
+    Raises:
+        ConfigError: a negative or non-finite gap, a gap wide enough to push the Iraqi line off
+            the map, a Peshmerga line that misses the map, self-crossing polygons, or no road
+            crossing the map.
+    """
+    gap = _check_gap(gap_width_km)
+    x0, x1, y0, y1 = grid.extent_km
+    extent = shapely.box(x0, y0, x1, y1)
+    reach = 2.0 * math.hypot(x1 - x0, y1 - y0)
+    axes = {
+        (r.name or f"ridge{i}"): orient_ne_left(LineString(r.axis_km))
+        for i, r in enumerate(spec.relief.ridges)
+    }
+    follow = spec.lines.peshmerga.follow or next(iter(axes))
+    pesh = _offset(extend(axes[follow], reach), spec.lines.peshmerga.offset_km)
+    if extent.intersection(pesh).length <= 0:
+        raise ConfigError(
+            "terrain.lines.peshmerga.offset_km",
+            spec.lines.peshmerga.offset_km,
+            "the Peshmerga line must cross the map (it misses the extent)",
+        )
+    ridge, rest = sides(extent, pesh)
+    iraqi, gap_zone, plain = _iraqi_side(pesh, rest, gap)
+    if plain.is_empty:
+        limit = max_gap_width_km(pesh, rest)
+        raise ConfigError(
+            "gap_width_km",
+            gap_width_km,
+            f"must be below {limit:.1f} km here (wider, the Iraqi line leaves the map)",
+        )
+    roads = {r.name: LineString(r.polyline_km) for r in spec.roads}
+    if not any(extent.intersection(line).length > 0 for line in roads.values()):
+        raise ConfigError(
+            "terrain.roads",
+            list(roads),
+            "at least one road must cross the map (drivers and vehicle patrols use roads)",
+        )
+    truffle = {
+        t.name: _polygon(t.polygon_km, f"terrain.truffle_grounds[{i}].polygon_km")
+        for i, t in enumerate(spec.truffle_grounds)
+    }
+    sector = spec.lines.pmf_sector
+    return TerrainGeometry(
+        extent=extent,
+        pesh_line=pesh,
+        iraqi_line=iraqi,
+        ridge_zone=ridge,
+        gap_zone=gap_zone,
+        plain_zone=plain,
+        ridge_axes=axes,
+        roads=roads,
+        rivers={r.name: LineString(r.polyline_km) for r in spec.rivers},
+        truffle_grounds=truffle,
+        pmf_sector=None
+        if sector is None
+        else _polygon(sector.polygon_km, "terrain.lines.pmf_sector.polygon_km"),
+        gap_width_km=gap,
+    )
 
 
-def orient_ne_left(pts: np.ndarray) -> np.ndarray:
-    """Reverse the polyline if needed so that its left normals point (on average) toward NE."""
-    d = np.diff(pts, axis=0)
-    left = np.stack([-d[:, 1], d[:, 0]], axis=1)
-    return pts if float((left @ NE_UNIT).sum()) >= 0 else pts[::-1].copy()
+def _check_gap(gap_width_km: float) -> float:
+    allowed = "a finite number of km >= 0"
+    try:
+        gap = float(gap_width_km)
+    except (TypeError, ValueError):
+        raise ConfigError("gap_width_km", gap_width_km, allowed) from None
+    if not math.isfinite(gap):
+        raise ConfigError("gap_width_km", gap_width_km, allowed)
+    if gap < 0:
+        raise ConfigError("gap_width_km", gap_width_km, "must be >= 0 (km)")
+    return gap
 
 
-def extend_polyline(pts: np.ndarray, length_km: float) -> np.ndarray:
-    """Extend both end segments straight by ``length_km`` (so a line crosses a whole map)."""
+def orient_ne_left(line: LineString) -> LineString:
+    """The line, reversed if needed so that its left normals point (on average) toward NE.
+
+    The sum of the segments' left normals dotted with NE telescopes to ``dx - dy`` between the
+    two ends.
+    """
+    (xa, ya), (xb, yb) = line.coords[0], line.coords[-1]
+    return line if (xb - xa) - (yb - ya) >= 0 else line.reverse()
+
+
+def extend(line: LineString, length_km: float) -> LineString:
+    """The line with both end segments continued straight by ``length_km``."""
+    pts = np.asarray(line.coords)
     head = pts[0] - _unit(pts[1] - pts[0]) * length_km
     tail = pts[-1] + _unit(pts[-1] - pts[-2]) * length_km
-    return np.vstack([head, pts, tail])
+    return LineString(np.vstack([head, pts, tail]))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.hypot(*v))
-    if n == 0:
-        raise ValueError("polyline has two identical consecutive points")
-    return v / n
+    return v / float(np.hypot(*v))
 
 
-def segment_normals(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit directions and left normals of each segment, each of shape ``(n-1, 2)``."""
-    d = np.diff(pts, axis=0)
-    lengths = np.hypot(d[:, 0], d[:, 1])
-    if np.any(lengths == 0):
-        raise ValueError("polyline has two identical consecutive points")
-    u = d / lengths[:, None]
-    return u, np.stack([-u[:, 1], u[:, 0]], axis=1)
+def _offset(line: LineString, distance_km: float) -> LineString:
+    """Parallel line at a signed distance (left positive), round joins, same direction."""
+    if distance_km == 0:
+        return line
+    out = line.offset_curve(distance_km, quad_segs=QUAD_SEGS, join_style="round")
+    if isinstance(out, MultiLineString):  # pieces of a trimmed inner corner: keep the longest
+        merged = shapely.line_merge(out, directed=True)
+        out = merged if isinstance(merged, LineString) else max(merged.geoms, key=_length)
+    return out
 
 
-@dataclass(frozen=True)
-class PolylineField:
-    """Distance field of a polyline evaluated at points.
+def _length(g: BaseGeometry) -> float:
+    return float(g.length)
 
-    Attributes:
-        dist_km: unsigned distance to the polyline.
-        signed_km: signed distance, positive on the polyline's left side.
-        along_km: arc length of the nearest point, measured from the polyline's first vertex.
+
+def sides(area: Polygon, line: LineString) -> tuple[BaseGeometry, BaseGeometry]:
+    """The parts of ``area`` left and right of a line that crosses it (left includes the line).
+
+    Each piece of ``area`` cut by the line is told apart by which thin strip along the line
+    (left or right, :data:`SIDE_PROBE_KM` wide) it overlaps.
+
+    A line that misses ``area`` leaves it whole on the side nearer to its representative point.
     """
+    left_strip = line.buffer(SIDE_PROBE_KM, single_sided=True)
+    right_strip = line.buffer(-SIDE_PROBE_KM, single_sided=True)
+    if area.intersection(line).length <= 0:
+        p = area.representative_point()
+        whole_left = p.distance(left_strip) <= p.distance(right_strip)
+        return (area, Polygon()) if whole_left else (Polygon(), area)
+    left, right = [], []
+    for piece in split(area, line).geoms:
+        on_left = piece.intersection(left_strip).area >= piece.intersection(right_strip).area
+        (left if on_left else right).append(piece)
+    return shapely.union_all(left), shapely.union_all(right)
 
-    dist_km: np.ndarray
-    signed_km: np.ndarray
-    along_km: np.ndarray
+
+def _iraqi_side(
+    pesh: LineString, sw_side: BaseGeometry, gap: float
+) -> tuple[LineString, BaseGeometry, BaseGeometry]:
+    """The Iraqi line (``gap`` SW of the Peshmerga line), the gap band and the plain beyond."""
+    if gap == 0:
+        return pesh, Polygon(), sw_side
+    band = pesh.buffer(gap, quad_segs=QUAD_SEGS)
+    return _offset(pesh, -gap), sw_side.intersection(band), sw_side.difference(band)
 
 
-def polyline_field(px: np.ndarray, py: np.ndarray, pts: np.ndarray) -> PolylineField:
-    """Unsigned and signed distance from each point to a polyline.
+def max_gap_width_km(pesh: LineString, sw_side: BaseGeometry, tol_km: float = 0.01) -> float:
+    """Largest gap width that keeps part of the plain (behind the Iraqi line) on the map.
 
-    The sign uses the segment normal where the nearest point lies inside a segment and the
-    pseudo-normal (sum of the adjacent normals) where it is a vertex, so it is correct for any
-    turning angle.
-
-    Args:
-        px, py: point coordinates (any equal shapes), km.
-        pts: polyline vertices, shape ``(n, 2)``, ``n >= 2``.
-
-    Returns:
-        The distance field (arrays of the points' shape).
+    Bisection on whether the SW side reaches farther than the gap from the Peshmerga line; the
+    side touches the line, so no point of it lies farther than its bounding box's diagonal.
     """
-    u, nrm = segment_normals(pts)
-    seg_len = np.hypot(*np.diff(pts, axis=0).T)
-    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
-    best = np.full(px.shape, np.inf)
-    best_t = np.zeros(px.shape)
-    best_k = np.zeros(px.shape, dtype=np.int64)
-    for k in range(len(seg_len)):
-        rx, ry = px - pts[k, 0], py - pts[k, 1]
-        t = np.clip((rx * u[k, 0] + ry * u[k, 1]) / seg_len[k], 0.0, 1.0)
-        dx, dy = rx - t * seg_len[k] * u[k, 0], ry - t * seg_len[k] * u[k, 1]
-        d2 = dx * dx + dy * dy
-        closer = d2 < best
-        best = np.where(closer, d2, best)
-        best_t = np.where(closer, t, best_t)
-        best_k = np.where(closer, k, best_k)
-    dist = np.sqrt(best)
-    # Pseudo-normals at vertices (ends use their own segment's normal).
-    vn = np.vstack([nrm[:1], nrm[:-1] + nrm[1:], nrm[-1:]])
-    seg_n = nrm[best_k]
-    at_start = (best_t <= 0.0) & (best_k > 0)
-    at_end = (best_t >= 1.0) & (best_k < len(seg_len) - 1)
-    n_use = np.where(at_start[..., None], vn[best_k], seg_n)
-    n_use = np.where(at_end[..., None], vn[best_k + 1], n_use)
-    near = pts[best_k] + (best_t * seg_len[best_k])[..., None] * u[best_k]
-    side = (px - near[..., 0]) * n_use[..., 0] + (py - near[..., 1]) * n_use[..., 1]
-    signed = np.where(side >= 0, dist, -dist)
-    along = cum[best_k] + best_t * seg_len[best_k]
-    return PolylineField(dist, signed, along)
+    if sw_side.is_empty:
+        return 0.0
+    x0, y0, x1, y1 = sw_side.bounds
+    lo, hi = 0.0, math.hypot(x1 - x0, y1 - y0)
+
+    def reaches(g: float) -> bool:
+        return not sw_side.difference(pesh.buffer(g, quad_segs=QUAD_SEGS)).is_empty
+
+    while hi - lo > tol_km:
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if reaches(mid) else (lo, mid)
+    return lo
 
 
-def offset_polyline(pts: np.ndarray, offset_km: float, arc_step_deg: float = 10.0) -> np.ndarray:
-    """The level set at ``offset_km`` of the polyline's signed distance (left side positive).
-
-    Outer corners get round joins and inner corners are trimmed, so the result coincides with
-    ``polyline_field(...).signed_km == offset_km`` (for offsets smaller than the segments).
-    """
-    if offset_km == 0:
-        return pts.copy()
-    u, nrm = segment_normals(pts)
-    out: list[np.ndarray] = [pts[0] + offset_km * nrm[0]]
-    for k in range(1, len(pts) - 1):
-        a0, a1 = pts[k - 1] + offset_km * nrm[k - 1], pts[k] + offset_km * nrm[k - 1]
-        b0, b1 = pts[k] + offset_km * nrm[k], pts[k + 1] + offset_km * nrm[k]
-        turn = u[k - 1, 0] * u[k, 1] - u[k - 1, 1] * u[k, 0]  # > 0: left turn
-        if turn * offset_km > 0:  # inner corner: intersect the two offset segments
-            out.append(_intersect(a0, a1, b0, b1))
-        else:  # outer corner: arc around the vertex
-            ang0 = np.arctan2(nrm[k - 1, 1], nrm[k - 1, 0])
-            ang1 = np.arctan2(nrm[k, 1], nrm[k, 0])
-            dang = (ang1 - ang0 + np.pi) % (2 * np.pi) - np.pi
-            n_arc = max(2, int(np.ceil(abs(np.degrees(dang)) / arc_step_deg)) + 1)
-            angs = ang0 + np.linspace(0.0, dang, n_arc)
-            r = abs(offset_km)
-            sgn = np.sign(offset_km)
-            out.extend(pts[k] + sgn * r * np.stack([np.cos(angs), np.sin(angs)], axis=1))
-    out.append(pts[-1] + offset_km * nrm[-1])
-    return dedupe_points(np.vstack(out))
+def _polygon(corners: list[list[float]], key: str) -> Polygon:
+    poly = Polygon(corners)
+    if not poly.is_valid or poly.area <= 0:
+        reason = shapely.is_valid_reason(poly)
+        raise ConfigError(key, corners, f"a simple polygon: edges must not cross ({reason})")
+    return poly
 
 
-def dedupe_points(pts: np.ndarray, tol_km: float = 1e-9) -> np.ndarray:
-    """Drop consecutive points closer than ``tol_km``."""
-    keep = np.ones(len(pts), dtype=bool)
-    keep[1:] = np.hypot(*np.diff(pts, axis=0).T) > tol_km
-    return pts[keep]
+def clipped(line: LineString, area: Polygon) -> list[LineString]:
+    """The pieces of ``line`` inside ``area``, in the line's own order (empty if none)."""
+    part = line.intersection(area)
+    if isinstance(part, MultiLineString):
+        part = shapely.line_merge(part, directed=True)
+    pieces = [g for g in getattr(part, "geoms", [part]) if isinstance(g, LineString)]
+    pieces = [p for p in pieces if p.length > 0]
+    return sorted(pieces, key=lambda p: line.project(shapely.Point(p.coords[0])))
 
 
-def _intersect(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
-    da, db = a1 - a0, b1 - b0
-    den = da[0] * db[1] - da[1] * db[0]
-    if abs(den) < 1e-12:
-        return (a1 + b0) / 2
-    t = ((b0[0] - a0[0]) * db[1] - (b0[1] - a0[1]) * db[0]) / den
-    return a0 + t * da
-
-
-def densify(pts: np.ndarray, step_km: float) -> np.ndarray:
-    """Points along the polyline at most ``step_km`` apart (vertices included)."""
-    pieces = []
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
-        n = max(1, int(np.ceil(np.hypot(*(b - a)) / step_km)))
-        t = np.arange(n)[:, None] / n
-        pieces.append(a + t * (b - a))
-    pieces.append(pts[-1:])
-    return np.vstack(pieces)
-
-
-def rasterize_chains(
-    pts: np.ndarray, grid: Grid, *, four_connected: bool = False
-) -> list[np.ndarray]:
-    """Ordered cell chains along a polyline, clipped to the grid.
-
-    Consecutive cells of a chain are 8-neighbours (Chebyshev distance 1), or 4-neighbours when
-    ``four_connected`` (needed for barriers such as rivers, which diagonal moves must not cross).
-    A polyline that leaves and re-enters the grid gives several chains.
-
-    Returns:
-        A list of int arrays of shape ``(k, 2)`` holding ``(ix, iy)``.
-    """
-    dense = densify(pts, grid.cell_km / 4.0)
-    fx = (dense[:, 0] - grid.x_min_km) / grid.cell_km
-    fy = (dense[:, 1] - grid.y_min_km) / grid.cell_km
-    inside = (fx >= 0) & (fx < grid.width) & (fy >= 0) & (fy < grid.height)
-    cells = np.stack([np.floor(fx), np.floor(fy)], axis=1).astype(np.int64)
-    chains: list[np.ndarray] = []
-    for run in _true_runs(inside):
-        c, xy = cells[run], np.stack([fx[run], fy[run]], axis=1)
-        keep = np.ones(len(c), dtype=bool)
-        keep[1:] = np.any(c[1:] != c[:-1], axis=1)
-        c, xy = c[keep], xy[keep]
-        if four_connected and len(c) > 1:
-            c = _four_connect(c, xy)
-        chains.append(c)
-    return chains
-
-
-def _true_runs(mask: np.ndarray) -> list[slice]:
-    """Slices of the maximal runs of True in a 1-D boolean array."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return [slice(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
-def _four_connect(cells: np.ndarray, frac_xy: np.ndarray) -> np.ndarray:
-    """Insert a corner cell wherever a chain steps diagonally."""
-    step = np.diff(cells, axis=0)
-    diag = np.flatnonzero(np.all(step != 0, axis=1))
-    if diag.size == 0:
-        return cells
-    a, b = cells[diag], cells[diag + 1]
-    mid = (frac_xy[diag] + frac_xy[diag + 1]) / 2
-    mid_cell = np.floor(mid).astype(np.int64)
-    # Corner candidates: (bx, ay) by default, (ax, by) when the midpoint falls in that cell.
-    use_by = (mid_cell[:, 0] == a[:, 0]) & (mid_cell[:, 1] == b[:, 1])
-    corner = np.where(
-        use_by[:, None],
-        np.stack([a[:, 0], b[:, 1]], axis=1),
-        np.stack([b[:, 0], a[:, 1]], axis=1),
-    )
-    return np.insert(cells, diag + 1, corner, axis=0)
-
-
-def polygon_mask(poly: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Boolean mask of points (cell centres) inside a polygon given as ``(n, 2)`` km."""
-    path = MplPath(np.vstack([poly, poly[:1]]), closed=True)
-    inside = path.contains_points(np.stack([x.ravel(), y.ravel()], axis=1))
-    return inside.reshape(x.shape)
-
-
-def disc_mask(x: np.ndarray, y: np.ndarray, cx: float, cy: float, r_km: float) -> np.ndarray:
-    """Cells whose centres lie within ``r_km`` of ``(cx, cy)``."""
-    return (x - cx) ** 2 + (y - cy) ** 2 <= r_km * r_km
-
-
-def clip_polyline(pts: np.ndarray, box: tuple[float, float, float, float]) -> list[np.ndarray]:
-    """Pieces of a polyline inside an axis-aligned box ``(x0, x1, y0, y1)`` (Liang-Barsky)."""
-    x0, x1, y0, y1 = box
-    pieces: list[list[np.ndarray]] = []
-    current: list[np.ndarray] = []
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
-        d = b - a
-        t0, t1 = 0.0, 1.0
-        for p, q in ((-d[0], a[0] - x0), (d[0], x1 - a[0]), (-d[1], a[1] - y0), (d[1], y1 - a[1])):
-            if p == 0:
-                if q < 0:
-                    t0, t1 = 1.0, 0.0
-                continue
-            r = q / p
-            if p < 0:
-                t0 = max(t0, r)
-            else:
-                t1 = min(t1, r)
-        if t0 > t1:
-            if current:
-                pieces.append(current)
-                current = []
-            continue
-        start, end = a + t0 * d, a + t1 * d
-        if not current:
-            current = [start]
-        current.append(end)
-        if t1 < 1.0:
-            pieces.append(current)
-            current = []
-    if current:
-        pieces.append(current)
-    return [np.array(p) for p in pieces if len(p) >= 2]
+def longest_piece(line: LineString, area: Polygon) -> np.ndarray:
+    """Coordinates ``(n, 2)`` of the longest piece of ``line`` inside ``area`` (``(0, 2)``)."""
+    pieces = clipped(line, area)
+    if not pieces:
+        return np.zeros((0, 2))
+    return np.asarray(max(pieces, key=_length).coords)

@@ -61,15 +61,17 @@ def landuse(
     truffle: np.ndarray,
     urban: np.ndarray,
     water: np.ndarray,
-    land: dict[str, Any],
+    land: Any,
 ) -> np.ndarray:
-    """Land-use classes; later rules override earlier ones (water > urban > steppe > rock...)."""
-    pasture_deg = float(land.get("pasture_slope_deg", 4.0))
-    rock_deg = float(land.get("rock_slope_deg", 18.0))
-    pasture_frac = float(land.get("pasture_ridge_frac", 0.12))
+    """Land-use classes; later rules override earlier ones (water > urban > steppe > rock...).
+
+    ``land`` is the terrain spec's :class:`~sim.terrain.spec.Land` section.
+    """
     out = np.full(slope.shape, LandUse.PLAIN_FIELD, dtype=np.int8)
-    out[(slope >= pasture_deg) | (ridge_frac >= pasture_frac)] = LandUse.PASTURE
-    out[slope >= rock_deg] = LandUse.ROCK
+    out[(slope >= land.pasture_slope_deg) | (ridge_frac >= land.pasture_ridge_frac)] = (
+        LandUse.PASTURE
+    )
+    out[slope >= land.rock_slope_deg] = LandUse.ROCK
     out[truffle] = LandUse.STEPPE
     out[urban] = LandUse.URBAN
     out[water] = LandUse.RIVER
@@ -86,11 +88,12 @@ def sample_caves(
     ravine_heads: np.ndarray,
     cell_km: float,
     blocked: np.ndarray,
-    spec: dict[str, Any],
+    spec: Any,
 ) -> np.ndarray:
     """Cave cells on the ridge flanks, biased to the SW limb, steep ground and ravine heads.
 
-    Candidates are cells whose relief fraction lies in ``spec.relief_band`` (flanks, not crest, not
+    ``spec`` is a ridge's :class:`~sim.terrain.spec.Caves` section. Candidates are cells whose
+    relief fraction lies in ``spec.relief_band`` (flanks, not crest, not
     plain). Weights: ``sw_weight`` on the SW side of the axis (1 on the NE side), times
     ``1 + slope/20``, times ``ravine_head_weight`` within 0.6 km of a ravine head. Sampling is
     without replacement from ``rng`` (derived from ``relief.noise_seed``).
@@ -98,13 +101,13 @@ def sample_caves(
     Returns:
         Int array of shape ``(n, 2)`` with ``(ix, iy)``, sorted, ``n <= count``.
     """
-    lo, hi = (float(v) for v in spec.get("relief_band", [0.3, 0.9]))
+    lo, hi = spec.relief_band
     cand = (ridge_frac >= lo) & (ridge_frac <= hi) & ~blocked
-    weight = np.where(ridge_signed_km < 0, float(spec.get("sw_weight", 3.0)), 1.0)
+    weight = np.where(ridge_signed_km < 0, spec.sw_weight, 1.0)
     weight = weight * (1.0 + slope / 20.0)
     if ravine_heads.any():
         near = ndimage.distance_transform_edt(~ravine_heads, sampling=cell_km) <= 0.6
-        weight = np.where(near, weight * float(spec.get("ravine_head_weight", 3.0)), weight)
+        weight = np.where(near, weight * spec.ravine_head_weight, weight)
     flat = np.flatnonzero(cand)
     n = min(int(count), flat.size)
     if n <= 0:

@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import shapely
 from scipy import ndimage
+from shapely import LineString
 
-from sim.terrain.geometry import (
-    Grid,
-    as_points,
-    extend_polyline,
-    orient_ne_left,
-    polyline_field,
-    segment_normals,
-)
+from sim.terrain.geometry import TerrainGeometry, extend, sides
+from sim.terrain.grid import Grid
+from sim.terrain.raster import Cells
+from sim.terrain.spec import Place, Ridge, River, TerrainSpec
 
 #: sqrt(2 ln 20): a Gaussian falls to 5 % of its peak at this many standard deviations.
 FOOT_SIGMAS = float(np.sqrt(2.0 * np.log(20.0)))
@@ -44,7 +42,7 @@ class Relief:
         ridge_signed_km: signed distance to the axis of the dominant ridge, positive toward NE.
         ravine_mask: cells inside carved ravines and valleys.
         ravine_heads_km: upper ends of the ravines, shape ``(n, 2)``.
-        axes_km: each ridge's axis polyline (oriented so that NE is on the left).
+        axes: each ridge's axis (oriented so that NE is on the left), by name.
     """
 
     elevation_m: np.ndarray
@@ -53,7 +51,7 @@ class Relief:
     ridge_signed_km: np.ndarray
     ravine_mask: np.ndarray
     ravine_heads_km: np.ndarray
-    axes_km: dict[str, np.ndarray]
+    axes: dict[str, LineString]
 
 
 def rng_for(seed: int, purpose: int, index: int = 0) -> np.random.Generator:
@@ -105,18 +103,21 @@ def _gauss_disc(x: np.ndarray, y: np.ndarray, at: Any, radius_km: float) -> np.n
     return np.exp(-0.5 * ((x - cx) ** 2 + (y - cy) ** 2) / (sigma * sigma))
 
 
-def point_at(pts: np.ndarray, s_km: float) -> tuple[np.ndarray, np.ndarray]:
-    """Point and left normal at arc length ``s_km`` along a polyline."""
-    u, nrm = segment_normals(pts)
-    seg_len = np.hypot(*np.diff(pts, axis=0).T)
+def point_at(axis: LineString, s_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Point and unit left normal of the axis at arc length ``s_km`` (clamped to the axis)."""
+    pts = np.asarray(axis.coords)
+    seg = np.diff(pts, axis=0)
+    seg_len = np.hypot(seg[:, 0], seg[:, 1])
     cum = np.concatenate([[0.0], np.cumsum(seg_len)])
     k = int(np.clip(np.searchsorted(cum, s_km, side="right") - 1, 0, len(seg_len) - 1))
-    return pts[k] + (s_km - cum[k]) * u[k], nrm[k]
+    u = seg[k] / seg_len[k]
+    return pts[k] + (s_km - cum[k]) * u, np.array([-u[1], u[0]])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Ridge:
-    axis: np.ndarray
+    axis: LineString
+    ne_side: Any
     frac: np.ndarray
     signed: np.ndarray
     relief_m: float
@@ -125,21 +126,20 @@ class _Ridge:
 
 
 def _ridge_profile(
-    x: np.ndarray, y: np.ndarray, ridge: dict[str, Any], plain_m: float, ext_km: float
+    cells: Cells, ridge: Ridge, axis: LineString, plain_m: float, geometry: TerrainGeometry
 ) -> _Ridge:
     """Asymmetric Gaussian cross-profile along the axis, tapered to zero at the plunging ends."""
-    axis = orient_ne_left(as_points(ridge["axis_km"], min_points=2))
-    hw = ridge["half_width_km"]
-    hw_sw, hw_ne = float(hw["sw"]), float(hw["ne"])
-    field = polyline_field(x, y, extend_polyline(axis, ext_km))
-    length = float(np.hypot(*np.diff(axis, axis=0).T).sum())
-    s = field.along_km - ext_km
-    taper_km = max(float(ridge.get("plunge_taper_km", 0.0)), 1e-6)
-    taper = _smoothstep(s / taper_km) * _smoothstep((length - s) / taper_km)
-    sigma = np.where(field.signed_km < 0, hw_sw, hw_ne) / FOOT_SIGMAS
-    profile = np.exp(-0.5 * (field.signed_km / sigma) ** 2)
-    relief_m = float(ridge["crest_m"]) - plain_m
-    return _Ridge(axis, profile * taper, field.signed_km, relief_m, hw_sw, hw_ne)
+    reach = geometry.reach_km
+    extended = extend(axis, reach)
+    ne_side, _ = sides(geometry.extent, extended)
+    signed = cells.signed_distance(extended, ne_side)
+    s = cells.along(extended) - reach
+    taper_km = max(ridge.plunge_taper_km, 1e-6)
+    taper = _smoothstep(s / taper_km) * _smoothstep((axis.length - s) / taper_km)
+    hw_sw, hw_ne = ridge.half_width_km.sw, ridge.half_width_km.ne
+    sigma = np.where(signed < 0, hw_sw, hw_ne) / FOOT_SIGMAS
+    profile = np.exp(-0.5 * (signed / sigma) ** 2)
+    return _Ridge(axis, ne_side, profile * taper, signed, ridge.crest_m - plain_m, hw_sw, hw_ne)
 
 
 @dataclass(frozen=True)
@@ -150,23 +150,20 @@ class _Ravine:
     width_km: float
 
 
-def _ravine_specs(ridge: dict[str, Any], rg: _Ridge, seed: int, index: int) -> list[_Ravine]:
+def _ravine_specs(ridge: Ridge, rg: _Ridge, seed: int, index: int) -> list[_Ravine]:
     """Deterministic ravines running down the flanks, perpendicular to the axis."""
-    spec = ridge.get("ravines") or {}
-    count = int(spec.get("count", 0))
-    if count <= 0:
+    spec = ridge.ravines
+    if spec.count <= 0:
         return []
     rng = rng_for(seed, RAVINE_KEY, index)
-    length = float(np.hypot(*np.diff(rg.axis, axis=0).T).sum())
-    taper = float(ridge.get("plunge_taper_km", 0.0))
+    length = rg.axis.length
+    taper = ridge.plunge_taper_km
     lo, hi = (taper, length - taper) if length > 2 * taper else (0.0, length)
-    len_lo, len_hi = (float(v) for v in spec.get("length_km", [1.0, 4.0]))
-    dep_lo, dep_hi = (float(v) for v in spec.get("depth_m", [20.0, 80.0]))
-    width = float(spec.get("width_km", 0.35))
-    sw_share = float(spec.get("sw_share", 0.6))
+    len_lo, len_hi = spec.length_km
+    dep_lo, dep_hi = spec.depth_m
     out = []
-    for _ in range(count):
-        s, sw = rng.uniform(lo, hi), rng.random() < sw_share
+    for _ in range(spec.count):
+        s, sw = rng.uniform(lo, hi), rng.random() < spec.sw_share
         run_km, depth = rng.uniform(len_lo, len_hi), rng.uniform(dep_lo, dep_hi)
         angle = np.radians(rng.uniform(-20.0, 20.0))
         p, n = point_at(rg.axis, s)
@@ -175,34 +172,35 @@ def _ravine_specs(ridge: dict[str, Any], rg: _Ridge, seed: int, index: int) -> l
         c, si = np.cos(angle), np.sin(angle)
         d = np.array([c * n[0] - si * n[1], si * n[0] + c * n[1]])
         head = p + 0.15 * hw * n
-        out.append(_Ravine(head, head + min(run_km, 1.2 * hw) * d, depth, width))
+        out.append(_Ravine(head, head + min(run_km, 1.2 * hw) * d, depth, spec.width_km))
     return out
 
 
-def _valley_specs(places: list[dict[str, Any]], ridges: list[_Ridge]) -> list[_Ravine]:
+def _valley_specs(places: list[Place], ridges: list[_Ridge]) -> list[_Ravine]:
     """Named valleys (``kind: valley``) carved from the nearest ridge axis through the place."""
     out = []
     for place in places:
-        if place.get("kind") != "valley" or not ridges:
+        if place.kind != "valley" or not ridges:
             continue
-        at = np.asarray(place["at_km"], dtype=float)
-        px, py = np.array([at[0]]), np.array([at[1]])
-        fields = [polyline_field(px, py, r.axis) for r in ridges]
-        k = int(np.argmin([f.dist_km[0] for f in fields]))
-        head, n = point_at(ridges[k].axis, float(fields[k].along_km[0]))
-        side = np.sign(fields[k].signed_km[0]) or -1.0
+        at = np.asarray(place.at_km, dtype=float)
+        where = shapely.Point(at)
+        k = int(np.argmin([r.axis.distance(where) for r in ridges]))
+        head, n = point_at(ridges[k].axis, ridges[k].axis.project(where))
+        side = 1.0 if ridges[k].ne_side.intersects(where) else -1.0
         head = head + side * 0.1 * n
         direction = at - head
         mouth = at + direction / max(float(np.hypot(*direction)), 1e-9) * 1.0
-        depth, width = float(place.get("depth_m", 80.0)), float(place.get("width_km", 0.6))
-        out.append(_Ravine(head, mouth, depth, width))
+        out.append(_Ravine(head, mouth, place.depth_m, place.width_km))
     return out
 
 
-def _carve(
-    grid: Grid, x: np.ndarray, y: np.ndarray, frac: np.ndarray, ravines: list[_Ravine]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Depth to remove and the ravine mask, computed in each ravine's bounding window only."""
+def _carve(cells: Cells, frac: np.ndarray, ravines: list[_Ravine]) -> tuple[np.ndarray, np.ndarray]:
+    """Depth to remove and the ravine mask, computed in each ravine's bounding window only.
+
+    A ravine's profile runs along its axis (``t`` from 0 at the head to 1 at the mouth, nothing
+    beyond) and falls off across it with the distance to the axis.
+    """
+    grid, x, y = cells.grid, cells.x, cells.y
     depth = np.zeros(x.shape)
     mask = np.zeros(x.shape, dtype=bool)
     for rv in ravines:
@@ -213,12 +211,12 @@ def _carve(
         i1, j1 = grid.to_cell(x1 + pad, y1 + pad)
         win = (slice(i0, i1 + 1), slice(j0, j1 + 1))
         seg = rv.mouth - rv.head
-        seg_len = max(float(np.hypot(*seg)), 1e-9)
-        rx, ry = x[win] - rv.head[0], y[win] - rv.head[1]
-        t = (rx * seg[0] + ry * seg[1]) / (seg_len * seg_len)
-        tc = np.clip(t, 0.0, 1.0)
-        dist = np.hypot(rx - tc * seg[0], ry - tc * seg[1])
+        t = ((x[win] - rv.head[0]) * seg[0] + (y[win] - rv.head[1]) * seg[1]) / max(
+            float(seg @ seg), 1e-18
+        )
+        dist = shapely.distance(LineString([rv.head, rv.mouth]), cells.points[win])
         across = np.exp(-((dist / (rv.width_km / 2.0)) ** 2))
+        tc = np.clip(t, 0.0, 1.0)
         along = np.where((t >= 0) & (t <= 1), np.sin(np.pi * (0.15 + 0.85 * tc)), 0.0)
         on_ridge = np.clip(frac[win] / 0.15, 0.0, 1.0)
         shape = across * along * on_ridge
@@ -227,83 +225,73 @@ def _carve(
     return depth, mask
 
 
-def regional_plain(x: np.ndarray, y: np.ndarray, relief: dict[str, Any]) -> np.ndarray:
+def regional_plain(x: np.ndarray, y: np.ndarray, relief: Any) -> np.ndarray:
     """The plain surface: ``plain_m`` at the origin plus the regional slope (m per km)."""
-    slope = relief.get("regional_slope_m_per_km") or {}
-    return (
-        float(relief["plain_m"]) + float(slope.get("dx", 0.0)) * x + float(slope.get("dy", 0.0)) * y
-    )
+    slope = relief.regional_slope_m_per_km
+    return relief.plain_m + slope.dx * x + slope.dy * y
 
 
-def build_relief(grid: Grid, x: np.ndarray, y: np.ndarray, cfg: dict[str, Any]) -> Relief:
-    """Procedural elevation and ridge geometry from the resolved terrain config (a plain dict)."""
-    relief = cfg["relief"]
-    seed = int(relief.get("noise_seed", 0))
+def build_relief(cells: Cells, spec: TerrainSpec, geometry: TerrainGeometry) -> Relief:
+    """Procedural elevation and ridge geometry from the validated spec and its geometry."""
+    relief = spec.relief
+    grid, x, y = cells.grid, cells.x, cells.y
+    seed = relief.noise_seed
     plain = regional_plain(x, y, relief)
-    ext_km = 2.0 * float(np.hypot(grid.width, grid.height)) * grid.cell_km
-    ridges = [_ridge_profile(x, y, r, float(relief["plain_m"]), ext_km) for r in relief["ridges"]]
+    axes = list(geometry.ridge_axes.values())
+    ridges = [
+        _ridge_profile(cells, r, axis, relief.plain_m, geometry)
+        for r, axis in zip(relief.ridges, axes, strict=True)
+    ]
     fracs = np.stack([r.frac for r in ridges])
     top = np.argmax(fracs, axis=0)
     frac = np.take_along_axis(fracs, top[None], axis=0)[0]
     signed = np.take_along_axis(np.stack([r.signed for r in ridges]), top[None], axis=0)[0]
 
     elev = plain.copy()
-    for spec, rg in zip(relief["ridges"], ridges, strict=True):
+    for ridge, rg in zip(relief.ridges, ridges, strict=True):
         bump = rg.relief_m * rg.frac
-        for dome in spec.get("domes") or []:
-            bump += float(dome["extra_m"]) * _gauss_disc(x, y, dome["at_km"], dome["radius_km"])
-        for sad in spec.get("saddles") or []:
-            bump -= (
-                float(sad["depth_m"]) * _gauss_disc(x, y, sad["at_km"], sad["radius_km"]) * rg.frac
-            )
+        for dome in ridge.domes:
+            bump += dome.extra_m * _gauss_disc(x, y, dome.at_km, dome.radius_km)
+        for sad in ridge.saddles:
+            bump -= sad.depth_m * _gauss_disc(x, y, sad.at_km, sad.radius_km) * rg.frac
         elev += np.maximum(bump, 0.0)
 
-    noise_cfg = relief.get("noise") or {}
-    wavelengths = [float(v) for v in noise_cfg.get("wavelengths_km", [8, 4, 2, 1, 0.5])]
-    noise = fractal_noise(grid, x, y, seed, wavelengths, float(noise_cfg.get("hurst", 0.8)))
-    amp = float(noise_cfg.get("plain_m", 5.0)) + float(noise_cfg.get("ridge_m", 30.0)) * frac
-    elev += amp * noise
-    elev += _rugged_places(grid, x, y, cfg.get("places") or [], seed)
+    noise = fractal_noise(grid, x, y, seed, list(relief.noise.wavelengths_km), relief.noise.hurst)
+    elev += (relief.noise.plain_m + relief.noise.ridge_m * frac) * noise
+    elev += _rugged_places(grid, x, y, spec.places, seed)
 
     ravines = [
-        rv for i, s in enumerate(relief["ridges"]) for rv in _ravine_specs(s, ridges[i], seed, i)
+        rv for i, r in enumerate(relief.ridges) for rv in _ravine_specs(r, ridges[i], seed, i)
     ]
-    ravines += _valley_specs(cfg.get("places") or [], ridges)
-    carve, ravine_mask = _carve(grid, x, y, frac, ravines)
+    ravines += _valley_specs(spec.places, ridges)
+    carve, ravine_mask = _carve(cells, frac, ravines)
     elev -= carve
-    elev -= _river_trenches(x, y, cfg.get("rivers") or [])
+    elev -= _river_trenches(cells, spec.rivers, geometry)
     heads = np.array([rv.head for rv in ravines]).reshape(-1, 2)
-    axes = {
-        str(s.get("name", f"ridge{i}")): r.axis
-        for i, (s, r) in enumerate(zip(relief["ridges"], ridges, strict=True))
-    }
-    return Relief(elev, plain, frac, signed, ravine_mask, heads, axes)
+    return Relief(elev, plain, frac, signed, ravine_mask, heads, dict(geometry.ridge_axes))
 
 
 def _rugged_places(
-    grid: Grid, x: np.ndarray, y: np.ndarray, places: list[dict[str, Any]], seed: int
+    grid: Grid, x: np.ndarray, y: np.ndarray, places: list[Place], seed: int
 ) -> np.ndarray:
     """Extra short-wavelength relief around places of ``kind: rugged`` (e.g. al-Kashaf)."""
-    rugged = [p for p in places if p.get("kind") == "rugged"]
+    rugged = [p for p in places if p.kind == "rugged"]
     if not rugged:
         return np.zeros(x.shape)
     hi = fractal_noise(grid, x, y, seed, [1.0, 0.5], 0.5, index=1)
     window = np.zeros(x.shape)
     for p in rugged:
-        amp = float(p.get("extra_relief_m", 40.0))
-        window += amp * _gauss_disc(x, y, p["at_km"], float(p.get("radius_km", 2.5)))
+        window += p.extra_relief_m * _gauss_disc(x, y, p.at_km, p.radius_km)
     return window * np.abs(hi)
 
 
-def _river_trenches(x: np.ndarray, y: np.ndarray, rivers: list[dict[str, Any]]) -> np.ndarray:
+def _river_trenches(cells: Cells, rivers: list[River], geometry: TerrainGeometry) -> np.ndarray:
     """Depth of each river's valley (Gaussian trench around the polyline)."""
-    out = np.zeros(x.shape)
+    out = np.zeros(cells.x.shape)
     for river in rivers:
-        field = polyline_field(x, y, as_points(river["polyline_km"], min_points=2))
-        valley = float(river.get("valley_width_km", 1.5))
-        out = np.maximum(
-            out, float(river.get("trench_m", 20.0)) * np.exp(-((field.dist_km / valley) ** 2))
-        )
+        dist = cells.distance(geometry.rivers[river.name])
+        trench = river.trench_m * np.exp(-((dist / river.valley_width_km) ** 2))
+        out = np.maximum(out, trench)
     return out
 
 
