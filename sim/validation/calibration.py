@@ -254,11 +254,39 @@ def rounded(value: Any, digits: int = 3) -> Any:
     return float(f"{x:.{digits}g}")
 
 
+#: A name that may appear in a generated file or a path: letters, digits, ``_``, ``-`` and
+#: inner dots, never ``..``, a slash or a control character.
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def safe_name(text: Any) -> bool:
+    """Whether ``text`` is a plain name (``NAME_RE``, no ``..``): safe in a path or a comment."""
+    return isinstance(text, str) and bool(NAME_RE.match(text)) and ".." not in text
+
+
+def comment_text(text: Any) -> str:
+    """``text`` on one line: control characters (newlines, carriage returns, Unicode line
+    separators) become spaces, so a comment can never end early and start YAML."""
+    return "".join(" " if (ord(ch) < 32 or ord(ch) == 127 or ch in "\u2028\u2029\x85") else ch
+                   for ch in str(text))
+
+
 def model_block(values: Mapping[str, Any], comments: Sequence[str]) -> str:
-    """The marked ``model:`` block: comment lines, then one ``  name: value`` line per value."""
-    lines = [BEGIN_MARK, *(f"# {c}".rstrip() for c in comments), "model:"]
+    """The marked ``model:`` block: comment lines, then one ``  name: value`` line per value.
+
+    Keys must be parameter names (identifiers) and values plain numbers or booleans: the block
+    is generated from validated values only, never from free text.
+
+    Raises:
+        ValueError: a key that is not an identifier or a value that is not a finite number.
+    """
+    lines = [BEGIN_MARK, *(f"# {comment_text(c)}".rstrip() for c in comments), "model:"]
     for key, value in values.items():
-        lines.append(f"  {key}: {value!r}" if not isinstance(value, str) else f"  {key}: {value}")
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ValueError(f"{key!r} is not a parameter name")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"model.{key}={value!r} is not a finite number")
+        lines.append(f"  {key}: {value!r}")
     lines.append(END_MARK)
     return "\n".join(lines) + "\n"
 
@@ -304,5 +332,8 @@ __all__ = [
     "point_statistics",
     "replace_model_block",
     "rounded",
+    "safe_name",
+    "comment_text",
+    "NAME_RE",
     "target_distance",
 ]
