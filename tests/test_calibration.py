@@ -214,7 +214,7 @@ def test_calibrate_exits_1_when_nothing_is_accepted(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        ([], "give one finished sweep directory"),
+        (["{out}", "{empty}"], "give one finished sweep directory"),
         (["{missing}"], "no such directory"),
         (["{empty}"], "no sweep.parquet there"),
         (["{bad}"], "not a readable Parquet table"),

@@ -1,5 +1,5 @@
 """`gapsim calibrate DIR [write=true] [reference=RUN_DIR] [reference_scenario=LABEL]
-[scenario_file=PATH]`.
+[scenario_file=PATH]` -- and, without DIR, the ABC-SMC calibration (``sim.commands.calibrate_abc``).
 
 Post-processing of a finished calibration sweep (``gapsim sweep experiment=calibration_status_quo
 hydra.run.dir=DIR``), like ``gapsim collect``: no model runs. It reads ``DIR/sweep.parquet``,
@@ -56,6 +56,10 @@ def calibrate_command(args: list[str]) -> int:
     """The ``gapsim calibrate`` subcommand (dispatched by ``sim.cli.main`` before Hydra)."""
     import yaml
 
+    if not any("=" not in a for a in args):  # no sweep directory: the ABC-SMC calibration
+        from sim.commands.calibrate_abc import abc_command
+
+        return abc_command(args)
     paths = [a for a in args if "=" not in a]
     options: dict[str, str] = dict(a.split("=", 1) for a in args if "=" in a)
     for key, value in options.items():

@@ -56,10 +56,13 @@ def build_model(config: dict[str, Any], replicate: int):
 
 def run_replicate(config: dict[str, Any], replicate: int) -> ReplicateOutput:
     """Run one replicate of ``config`` (a resolved plain dict) and return its tables."""
+    from sim.validation.posterior import overlay  # issue 15 hook: parameters=posterior
+
+    config, drawn = overlay(config, replicate)  # (unchanged config, {}) for parameters=point
     model = build_model(config, replicate)
     model.run()
     rec = model.recorder
-    out = ReplicateOutput(run=model.outcomes(), timeseries=rec.timeseries_table(),
+    out = ReplicateOutput(run={**model.outcomes(), **drawn}, timeseries=rec.timeseries_table(),
                           incidents=rec.incidents_table())
     from sim.model.grid import release
 
