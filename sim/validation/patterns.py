@@ -223,7 +223,7 @@ def _op_windows(t: Tables, ref: Tables) -> list[tuple[np.ndarray, np.ndarray, in
         inc = rep["incidents"].to_numpy(dtype=float)
         fighters = rep["fighters"].to_numpy(dtype=float)
         for d in days:
-            if 14 <= d and d + 31 <= len(rep):
+            if d >= 14 and d + 31 <= len(rep):
                 out.append((inc, fighters, int(d)))
     return out
 
