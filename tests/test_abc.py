@@ -106,7 +106,7 @@ def test_toy_posterior_concentrates_on_the_truth_and_resumes(toy_spec, tmp_path)
     assert abs(mean - 82 / 13) < 1.5 and sd < 2.5, (mean, sd)
     assert res.prior_only == ["model.share_prob[jcc]"]
     k = res.keys.index("model.share_prob[jcc]")
-    assert 0.5 <= res.values[:, k].min() and res.values[:, k].max() <= 0.9
+    assert res.values[:, k].min() >= 0.5 and res.values[:, k].max() <= 0.9
     samples = abc.predictive(toy_spec, base, res, 10, runner=TOY)
     assert len(samples) == 10 and samples["strikes_per_month"].between(0, 30).all()
     other = dataclasses.replace(toy_spec, sha256="0" * 64)
