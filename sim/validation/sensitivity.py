@@ -201,9 +201,10 @@ def render(spec: SensitivitySpec, indices: pd.DataFrame, conv: pd.DataFrame | No
         "marked [EST] scaled around its default (factor ranges below); the spec is "
         "`experiments/validation/sensitivity.yaml`.",
         "",
-        f"Budget: N x (D + 2) runs. At about 1-3 s per simulated year on 2 cores, N = 32 with "
-        f"D = {len(spec.items)} is about {32 * (len(spec.items) + 2) * 2 / 2 / 60:.0f}-"
-        f"{32 * (len(spec.items) + 2) * 3 / 2 / 60:.0f} min for one-year runs; N = 128 (tighter "
+        f"Budget: N x (D + 3) runs (D factors, the realisation index, two base matrices). At "
+        f"about 1-3 s per simulated year on 2 cores, N = 32 with D = {len(spec.items)} is about "
+        f"{32 * (len(spec.items) + 3) * 1 / 2 / 60:.0f}-"
+        f"{32 * (len(spec.items) + 3) * 3 / 2 / 60:.0f} min for one-year runs; N = 128 (tighter "
         "intervals, recommended for a paper) four times that.",
         "",
         f"![Total-order indices]({FIGURE.relative_to(DOC.parent)})",
