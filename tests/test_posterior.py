@@ -224,3 +224,17 @@ def test_target_bands_are_ninety_percent_intervals() -> None:
     assert s["kills_per_strike"] == pytest.approx(52 / 76)  # pooled: a strikeless replicate is fine
     assert s["log_fighters"] == pytest.approx(np.log(122))
     assert s["log_hostages_per_event"] == pytest.approx(np.log(2 + tg.RATE_FLOOR))
+
+
+def test_runner_hook_runs_the_draw_and_records_it(posterior_dir) -> None:
+    """The one hook in sim/model/runner.py: the replicate runs the drawn values and its runs row
+    says which draw (three simulated days on the 500 m terrain, a few seconds)."""
+    from sim.model.runner import run_replicate
+
+    po.write(po.posterior_path(), posterior_text([[0.5, 0.6], [0.5, 0.8]], [1, 1]))
+    cfg = coarse("parameters=posterior", "days=3")
+    out = run_replicate(cfg, 3)
+    assert out.run["posterior_world"] == 1 and out.run["posterior_draw"] in (0, 1)
+    assert len(out.run["posterior_sha"]) == 12
+    point = run_replicate(coarse("days=3"), 3)
+    assert "posterior_draw" not in point.run
