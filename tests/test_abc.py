@@ -128,3 +128,22 @@ def test_gapsim_calibrate_small_budget_end_to_end(tmp_path, capsys, monkeypatch)
     assert set(post["predictive"]["targets"]) == set(post["targets"])
     assert (out / "figures" / "posterior_predictive.png").is_file()
     assert len(pd.read_csv(out / "predictive.csv")) == len(post["targets"])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["population=0"], "population"),
+     (["study=../calibration_2020"], "plain name"),
+     (["study=nope"], "no experiments/validation/nope.yaml"),
+     (["write=maybe"], "true or false"),
+     (["gap_width_km=99"], "gap_width_km"),
+     (["hydra.sweep.dir=/tmp/x"], "hydra.run.dir= only"),
+     (["workers=-1"], "workers")],
+)
+def test_calibrate_bad_requests_fail_in_one_line_before_any_work(args, needle, tmp_path,
+                                                                 capsys) -> None:
+    out = tmp_path / "cal"
+    assert main(["calibrate", *args, f"hydra.run.dir={out}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gapsim: error:") and needle in err and "\n" not in err, err
+    assert not out.exists()
