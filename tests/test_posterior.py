@@ -238,3 +238,23 @@ def test_runner_hook_runs_the_draw_and_records_it(posterior_dir) -> None:
     assert len(out.run["posterior_sha"]) == 12
     point = run_replicate(coarse("days=3"), 3)
     assert "posterior_draw" not in point.run
+
+
+@pytest.mark.slow
+def test_compare_across_plausible_worlds_with_the_shipped_posterior(tmp_path, capsys) -> None:
+    """Budget: 2 scenarios x 4 replicates x 20 days on the 500 m terrain (about 1 minute).
+    Every arm of a replicate runs the same draw, and the report states the share of worlds."""
+    from sim.cli import main
+
+    assert po.posterior_path().is_file(), "the shipped posterior configs/posterior/*.yaml"
+    out = tmp_path / "cmp"
+    code = main(["compare", "scenarios=[status_quo_2019,joint_brigades]",
+                 "baseline=status_quo_2019", "parameters=posterior", "replicates=4", "days=20",
+                 "terrain=qarachogh_coarse", "progress=false", f"hydra.run.dir={out}"])
+    assert code == 0, capsys.readouterr()
+    runs = pd.read_parquet(out / "runs.parquet")
+    draws = runs.pivot(index="replicate", columns="scenario", values="posterior_draw")
+    assert (draws["status_quo_2019"] == draws["joint_brigades"]).all()
+    assert sorted(runs["posterior_world"].unique()) == [0, 1]
+    html = (out / "report.html").read_text()
+    assert "of plausible worlds" in html and "posterior status_quo_2020" in html
