@@ -106,6 +106,10 @@ def abc_command(args: list[str]) -> int:
     post_ess = float(1.0 / np.sum((result.weights / result.weights.sum()) ** 2))
     print(f"ABC done: {result.generations} generations, {result.simulations} simulations, "
           f"posterior {state}, ESS {post_ess:.0f} of {len(result.weights)}", flush=True)
+    if post_ess < 0.1 * len(result.weights):
+        print(f"WARNING: the weights are degenerate (ESS {post_ess:.1f} of {len(result.weights)}): "
+              f"the posterior is close to a few points; raise population (and generations) "
+              f"before shipping it", flush=True)
 
     samples = abc.predictive(spec, base, result, spec.budget.predictive)
     table = tg.predictive_table(samples, list(spec.targets))

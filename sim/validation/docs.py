@@ -115,6 +115,11 @@ def calibration_block(path: Path | None = None) -> str:
              f"{(m.get('predictive') or {}).get('covered')} of {len(m.get('targets') or {})} targets "
              f"covered by the 90 % band ({(m.get('predictive') or {}).get('draws')} draws).",
              "",
+             *([f"**Warning: degenerate weights** (ESS {abc.get('ess')} of {post.size}): this "
+                "posterior is close to a single parameter set, so `parameters=posterior` has "
+                "almost no parameter spread; rerun `gapsim calibrate` with the study's production "
+                "budget (or a larger population) before relying on it.", ""]
+               if float(abc.get("ess") or 0) < 0.1 * post.size else []),
              "| target | observed (natural units) | 90% observation band | predictive 90% band (target scale) | covered |",
              "|---|---|---|---|---|"]
     for name, t in (m.get("targets") or {}).items():

@@ -312,8 +312,11 @@ def plausible_world_lines(runs: pd.DataFrame, baseline: str, scenarios: Sequence
                 "intervals show run-to-run noise only. Rerun with parameters=posterior to compare "
                 "across plausible worlds drawn from the calibration posterior."]
     sha = runs["posterior_sha"].iloc[0] if "posterior_sha" in runs.columns else "?"
+    draws = runs.drop_duplicates("posterior_world")["posterior_draw"].nunique() \
+        if "posterior_draw" in runs.columns else "?"
     lines = [f"Parameters: drawn from the posterior {DEFAULT} (sha {sha}), one draw per world "
-             f"of {REPLICATES_PER_WORLD} replicates, the same draw for every scenario."]
+             f"of {REPLICATES_PER_WORLD} replicates, the same draw for every scenario "
+             f"({draws} distinct parameter sets among the worlds)."]
     for scenario in scenarios:
         if scenario == baseline:
             continue
