@@ -203,7 +203,10 @@ def test_plausible_world_lines_label_the_point_estimate() -> None:
     lines = po.plausible_world_lines(worlds_runs([-1.0] * 4, 0.1), "a", ["a", "b"],
                                      {"incidents": True, "airstrikes": None})
     assert "b lowers incidents in 100% of plausible worlds (4 of 4)" in lines[1]
-    assert len(lines) == 2
+    assert "too few worlds" in lines[1] and len(lines) == 2
+    lines = po.plausible_world_lines(worlds_runs([-1.0] * 6, 0.1), "a", ["a", "b"],
+                                     {"incidents": True})
+    assert "of the spread between worlds is parameter uncertainty" in lines[1]
 
 
 # ------------------------------------------------------------------------------- targets

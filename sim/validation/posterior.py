@@ -37,6 +37,9 @@ FORMAT = "gapsim-posterior/1"
 DEFAULT = "status_quo_2020"
 #: Replicates that share one posterior draw (one plausible world).
 REPLICATES_PER_WORLD = 2
+#: Fewer worlds than this: the report does not split the spread (the variance estimates of a
+#: handful of worlds are noise themselves).
+MIN_WORLDS_FOR_SPLIT = 5
 #: Values of the top-level ``parameters`` key.
 CHOICES = ("point", "posterior")
 #: Spawn-key tag of the posterior draw stream (kept apart from the model's purposes).
@@ -316,7 +319,7 @@ def plausible_world_lines(runs: pd.DataFrame, baseline: str, scenarios: Sequence
         if "posterior_draw" in runs.columns else "?"
     lines = [f"Parameters: drawn from the posterior {DEFAULT} (sha {sha}), one draw per world "
              f"of {REPLICATES_PER_WORLD} replicates, the same draw for every scenario "
-             f"({draws} distinct parameter sets among the worlds)."]
+             f"({draws} distinct parameter set(s) among the worlds)."]
     for scenario in scenarios:
         if scenario == baseline:
             continue
@@ -327,9 +330,12 @@ def plausible_world_lines(runs: pd.DataFrame, baseline: str, scenarios: Sequence
             if not w.worlds:
                 continue
             verb = "lowers" if lower else "raises"
-            split = ("" if not math.isfinite(w.share_parameter) else
-                     f"; {w.share_parameter:.0%} of the spread between worlds is parameter "
-                     f"uncertainty, {1 - w.share_parameter:.0%} run-to-run noise")
+            if w.worlds < MIN_WORLDS_FOR_SPLIT or not math.isfinite(w.share_parameter):
+                split = (f"; too few worlds (fewer than {MIN_WORLDS_FOR_SPLIT}) to split the "
+                         f"spread into parameter uncertainty and noise")
+            else:
+                split = (f"; {w.share_parameter:.0%} of the spread between worlds is parameter "
+                         f"uncertainty, {1 - w.share_parameter:.0%} run-to-run noise")
             lines.append(f"{scenario} {verb} {outcome} in {w.share_better:.0%} of plausible worlds "
                          f"({w.better} of {w.worlds}) compared with {baseline}{split}.")
     return lines
