@@ -142,7 +142,9 @@ def canonical_key(key: str) -> tuple[str, str | None, int | None | str]:
     return f"model.{name}[{COORDINATION_LEVELS[level]}]", name, level
 
 
-def _meta(name: str | None, key: str) -> tuple[tuple[float, float], str, str, str, bool]:
+def field_meta(name: str | None, key: str) -> tuple[tuple[float, float], str, str, str, bool]:
+    """(allowed range, unit, source, doc, integer?) of a ModelParams field (``name``) or of a
+    headline key (``name`` None, ``key`` the headline key)."""
     if name is None:
         lo, hi, unit, source = HEADLINE[key]
         return (lo, hi), unit, source, key, key == "coordination"
@@ -187,7 +189,7 @@ def parse(spec: Mapping[str, Any], where: str = "") -> list[Uncertain]:
                     {"scale": item["scale"]} if "scale" in item else {})}}, where)
             continue
         key, name, level = canonical_key(str(raw_key))
-        bounds, unit, source, doc, integer = _meta(name, key)
+        bounds, unit, source, doc, integer = field_meta(name, key)
         scale = item.get("scale", "linear")
         if scale not in ("linear", "log"):
             raise ConfigError(f"{label}.scale", scale, f"must be linear or log {where}")
@@ -290,7 +292,7 @@ def items_for(keys: Iterable[str]) -> list[Uncertain]:
     out = []
     for key in keys:
         canon, name, _ = canonical_key(key)
-        bounds, unit, source, doc, integer = _meta(name, canon)
+        bounds, unit, source, doc, integer = field_meta(name, canon)
         out.append(Uncertain(canon, bounds[0], bounds[1], integer=integer, bounds=bounds,
                              unit=unit, source=source, doc=doc, est="[EST]" in source))
     return out

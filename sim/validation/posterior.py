@@ -109,7 +109,7 @@ def check(data: Any, where: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarra
     Every key must be a canonical parameter key, every value inside its ModelParams range,
     weights finite, non-negative and not all zero.
     """
-    from sim.validation.parameters import _meta, canonical_key
+    from sim.validation.parameters import canonical_key, field_meta
 
     if not isinstance(data, Mapping) or data.get("format") != FORMAT:
         raise ConfigError("posterior", where, f"not a posterior file (format: {FORMAT} missing)")
@@ -135,7 +135,7 @@ def check(data: Any, where: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarra
         canon, name, level = canonical_key(str(key))
         if canon != key or level == "*":
             raise ConfigError("posterior", where, f"key {key!r} is not a canonical parameter key")
-        (lo, hi), unit, *_ = _meta(name, canon)
+        (lo, hi), unit, *_ = field_meta(name, canon)
         col = arr[:, j]
         if col.min() < lo or col.max() > hi:
             raise ConfigError("posterior", where,
