@@ -27,7 +27,7 @@ commands:
   animate     one replicate as a GIF of agents and incidents (+extra.every_days=2 +extra.replicate=0)
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
-  calibrate   gapsim calibrate DIR [write=true]: accept/rank a calibration sweep's parameter sets
+  calibrate   ABC-SMC posterior (gapsim calibrate [write=true]); gapsim calibrate DIR scores a sweep
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
   export      gapsim export DIR [format=gpkg|geojson|all]: incidents, lines, zones, places as a
               GeoPackage in WGS84 (QGIS, geopandas) and the elevation as a GeoTIFF

@@ -214,7 +214,7 @@ def test_calibrate_exits_1_when_nothing_is_accepted(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        ([], "give one finished sweep directory"),
+        (["{out}", "{empty}"], "give one finished sweep directory"),
         (["{missing}"], "no such directory"),
         (["{empty}"], "no sweep.parquet there"),
         (["{bad}"], "not a readable Parquet table"),
@@ -267,3 +267,49 @@ def test_small_calibration_sweep_end_to_end(tmp_path, capsys) -> None:
     assert np.isfinite(points["strikes_per_year"]).all()
     doc = yaml.safe_load((out / "calibration_chosen.yaml").read_text())
     assert doc["days"] == 60 and doc["total"] == 4 and doc["study"] == "calibration_status_quo"
+
+
+# ------------------------------------------------------------- writing into configs/ safely
+
+
+def test_calibrate_write_refuses_a_study_name_that_would_inject_yaml(tmp_path, capsys) -> None:
+    """A newline in the sweep's study name must not reach the scenario file as YAML (it used
+    to be copied into the comment lines, so the text after it became a ``hydra:`` block)."""
+    out = sweep_dir(tmp_path, [{"airstrikes": 95.0}])
+    study = (out / "study.yaml").read_text().replace(
+        "name: calibration_status_quo",
+        'name: "calib\\nhydra:\\n  run:\\n    dir: /tmp/elsewhere"')
+    (out / "study.yaml").write_text(study)
+    assert "\n" in yaml.safe_load(study)["name"]
+    scenario = tmp_path / "status_quo_2019.yaml"
+    original = (CONFIG_DIR / "scenario" / "status_quo_2019.yaml").read_text()
+    scenario.write_text(original)
+    code = main(["calibrate", str(out), "write=true", f"scenario_file={scenario}"])
+    capsys.readouterr()
+    data = yaml.safe_load(scenario.read_text())
+    assert "hydra" not in data, "the study name injected a hydra: block"
+    assert code in (0, 2)
+    if code == 0:  # written: only the model block changed
+        assert set(data) == set(yaml.safe_load(original)) | {"model"}
+
+
+def test_calibrate_write_refuses_a_scenario_name_that_leaves_configs_scenario(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    """The scenario name comes from the sweep's base_config.yaml: ``../config`` must not make
+    the command write into configs/config.yaml (here a copy of the tree, to keep the repo safe)."""
+    import shutil
+
+    import sim.config.load as load
+
+    tree = tmp_path / "configs"
+    shutil.copytree(CONFIG_DIR, tree)
+    monkeypatch.setattr(load, "CONFIG_DIR", tree)
+    out = sweep_dir(tmp_path, [{"airstrikes": 95.0}])
+    (out / "base_config.yaml").write_text(
+        "scenario: {name: ../config}\nterrain: {name: qarachogh_coarse}\nseed: 7\ndays: 365\n")
+    before = (tree / "config.yaml").read_text()
+    code = main(["calibrate", str(out), "write=true"])
+    err = capsys.readouterr().err
+    assert (tree / "config.yaml").read_text() == before, "wrote outside configs/scenario/"
+    assert code == 2 and "scenario" in err and "\n" not in err.strip()

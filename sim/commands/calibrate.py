@@ -1,5 +1,5 @@
 """`gapsim calibrate DIR [write=true] [reference=RUN_DIR] [reference_scenario=LABEL]
-[scenario_file=PATH]`.
+[scenario_file=PATH]` -- and, without DIR, the ABC-SMC calibration (``sim.commands.calibrate_abc``).
 
 Post-processing of a finished calibration sweep (``gapsim sweep experiment=calibration_status_quo
 hydra.run.dir=DIR``), like ``gapsim collect``: no model runs. It reads ``DIR/sweep.parquet``,
@@ -56,6 +56,10 @@ def calibrate_command(args: list[str]) -> int:
     """The ``gapsim calibrate`` subcommand (dispatched by ``sim.cli.main`` before Hydra)."""
     import yaml
 
+    if not any("=" not in a for a in args):  # no sweep directory: the ABC-SMC calibration
+        from sim.commands.calibrate_abc import abc_command
+
+        return abc_command(args)
     paths = [a for a in args if "=" not in a]
     options: dict[str, str] = dict(a.split("=", 1) for a in args if "=" in a)
     for key, value in options.items():
@@ -165,6 +169,7 @@ def calibrate_command(args: list[str]) -> int:
         comments = scenario_comment(info, counts, result.chosen, directory.resolve(), today)
         text = scenario_file.read_text(encoding="utf-8")
         new = cal.replace_model_block(text, cal.model_block(model_values, comments))
+        revalidate_scenario(text, new, model_values, scenario_file)
         write_text_atomic(scenario_file, new)
         print(f"wrote the chosen values into {scenario_file} (model: block between the "
               f"calibration markers); check them with: uv run gapsim validate replicates=10")  # fmt: skip
@@ -201,12 +206,22 @@ def sweep_info(directory: Path) -> dict[str, Any]:
         factor_keys[str(name)] = str(key)
     scenario = base.get("scenario") or {}
     terrain = base.get("terrain") or {}
+    names = {
+        "scenario": scenario.get("name", "status_quo_2019") if isinstance(scenario, dict) else scenario,
+        "terrain": terrain.get("name", "?") if isinstance(terrain, dict) else terrain,
+        "study": study.get("name", directory.name),
+    }
+    for what, name in names.items():  # they reach file names and the comments of a config file
+        if not (name == "?" or cal.safe_name(name)):
+            source = "study.yaml name" if what == "study" else f"base_config.yaml {what}.name"
+            raise ConfigError(source, cal.comment_text(name)[:60],
+                              "must be a plain name (letters, digits, _ - .; no path, no newline)")
     return {
         "days": float(days),
-        "scenario": scenario.get("name", "status_quo_2019") if isinstance(scenario, dict) else str(scenario),
-        "terrain": terrain.get("name", "?") if isinstance(terrain, dict) else str(terrain),
+        "scenario": str(names["scenario"]),
+        "terrain": str(names["terrain"]),
         "seed": base.get("seed"),
-        "study": study.get("name", directory.name),
+        "study": str(names["study"]),
         "design_info": {k: design[k] for k in ("type", "size", "seed") if k in design},
         "design": _design_text(design),
         "factor_keys": factor_keys,
@@ -249,6 +264,37 @@ def scenario_comment(
         "These values apply to this scenario only; the other scenarios keep the ModelParams "
         "defaults.",
     ]  # fmt: skip
+
+
+def revalidate_scenario(old: str, new: str, values: dict[str, Any], path: Path) -> None:
+    """Check the text about to be written before it replaces ``path``: it parses, it changes
+    nothing but the ``model:`` block, and that block holds exactly ``values``, each within its
+    ModelParams range (``validate_params``).
+
+    Raises:
+        ConfigError: the generated text fails any check (nothing is written).
+    """
+    import dataclasses
+
+    import yaml
+
+    from sim.model.params import ModelParams, validate_params
+
+    try:
+        before = yaml.safe_load(old) or {}
+        after = yaml.safe_load(new) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError("scenario_file", str(path), f"the generated text is not YAML ({err})") from None
+    rest = {k: v for k, v in after.items() if k != "model"}
+    if rest != {k: v for k, v in before.items() if k != "model"} or after.get("model") != values:
+        raise ConfigError("scenario_file", str(path),
+                          "the generated text would change more than the model: block")
+    params = ModelParams()
+    try:
+        params = dataclasses.replace(params, **values)
+    except TypeError as err:
+        raise ConfigError("scenario_file", str(path), str(err)) from None
+    validate_params(params)
 
 
 def _design_text(design: dict[str, Any]) -> str:
@@ -325,9 +371,17 @@ def _score(reference: dict[str, Any], days: float) -> pd.Series:
 
 
 def _scenario_file(option: str | None, scenario: str) -> Path:
-    from sim.config.load import CONFIG_DIR
+    """The file to write into: ``scenario_file=`` as given, else the sweep's own scenario under
+    ``configs/scenario/`` -- and then only a file that really lies in that folder."""
+    from sim.config import load
 
-    path = Path(option).expanduser() if option else CONFIG_DIR / "scenario" / f"{scenario}.yaml"
+    if option:
+        path = Path(option).expanduser()
+    else:
+        folder = (load.CONFIG_DIR / "scenario").resolve()
+        path = (folder / f"{scenario}.yaml").resolve()
+        if not cal.safe_name(scenario) or path.parent != folder:
+            raise ConfigError("scenario", scenario, f"must name a file in {folder}")
     if not path.is_file():
         raise ConfigError("scenario_file", str(path), "no such scenario file to write into")
     return path
@@ -337,10 +391,15 @@ def _check_writable(path: Path, keys: dict[str, str]) -> None:
     """Refuse before any output if the chosen values could not be written."""
     import os
 
-    others = [k for k in keys.values() if not k.startswith("model.")]
+    from sim.model.params import param_fields
+
+    names = {f.name for f in param_fields()}
+    others = [k for k in keys.values()
+              if not (k.startswith("model.") and k.removeprefix("model.") in names)]
     if others:
         raise ConfigError("write", "true", f"only model parameters can be written into the "
-                                           f"scenario; the sweep varies {', '.join(others)}")  # fmt: skip
+                                           f"scenario; the sweep varies "
+                                           f"{cal.comment_text(', '.join(others))[:80]}")  # fmt: skip
     if not os.access(path, os.W_OK):
         raise ConfigError("scenario_file", str(path), "not writable")
     try:

@@ -130,6 +130,12 @@ def build_report(out_dir: Path, configs: dict[str, dict], names: list[str], base
         "versions": ", ".join(f"{k} {v}" for k, v in versions().items()),
     }
     lines = summary_lines(diffs, [n for n in names if n != baseline])
+    # issue 15 (sim/validation/posterior.py): how parameters were set, and with
+    # parameters=posterior the share of plausible worlds in which each scenario does better.
+    from sim.analysis.compare import HEADLINE, OUTCOMES
+    from sim.validation.posterior import plausible_world_lines
+
+    lines += plausible_world_lines(runs, baseline, names, {o: OUTCOMES[o] for o in HEADLINE})
     return write_report(out_dir / "report.html", title=f"gapsim: scenarios compared with {baseline}",
                         lines=lines, scenarios=scenarios, summary=summary, diffs=diffs,
                         figures=figures, provenance=provenance)

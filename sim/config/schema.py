@@ -92,6 +92,9 @@ class Config:
     experiment: str | None = None
     design_size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: point (ModelParams defaults and scenario values) | posterior (one draw per plausible
+    #: world from configs/posterior/, sim/validation/posterior.py; issue 15)
+    parameters: str = "point"
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int, what: str) -> None:
@@ -125,6 +128,9 @@ def validate_config(cfg: Config) -> None:
                           f"must be one of {', '.join(START_METHODS)}")
     _validate_scenario(cfg.scenario)
     validate_params(cfg.model)
+    from sim.validation.posterior import check_choice  # issue 15: parameters=point|posterior
+
+    check_choice(cfg.parameters)
     from sim.terrain.validate import validate_terrain
 
     validate_terrain(cfg.terrain, cfg.gap_width_km)

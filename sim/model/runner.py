@@ -56,7 +56,10 @@ def build_model(config: dict[str, Any], replicate: int):
 
 def run_replicate(config: dict[str, Any], replicate: int) -> ReplicateOutput:
     """Run one replicate of ``config`` (a resolved plain dict) and return its tables."""
+    from sim.validation.posterior import overlay  # issue 15 hook: parameters=posterior
+
+    config, drawn = overlay(config, replicate)  # (unchanged config, {}) for parameters=point
     model = build_model(config, replicate)
     model.run()
-    return ReplicateOutput(run=model.outcomes(), timeseries=model.recorder.timeseries_table(),
+    return ReplicateOutput(run={**model.outcomes(), **drawn}, timeseries=model.recorder.timeseries_table(),
                            incidents=model.incidents.table())

@@ -71,19 +71,19 @@ class Criterion:
 
 #: The acceptance criteria, all of which a parameter set must meet (on its replicate means).
 CRITERIA: tuple[Criterion, ...] = (
-    # DOMAIN 5a / Q2, seed 004: 82 strikes in about 13 months = 75.7 a year. The band is pattern
-    # 8 of the validation suite (about +-20 %, allowing for the 13-month window and for strikes
+    # DOMAIN 5a / Q2, seed 004: 82 strikes in about 13 months = 75.7 a year. The band is about
+    # +-20 % (DOMAIN 5c-10, a fitted target, not validation), allowing for the 13-month window and for strikes
     # in the Makhmour region outside the modelled area).
     Criterion("strikes", "strikes_per_year", 60.0, 105.0, "strikes/year",
-              "seed 004 (82 in 13 months); validation pattern 8"),
-    # DOMAIN 5a / Q3, seed 004: 56 killed / 82 strikes = 0.68; pattern 8's band.
+              "seed 004 (82 in 13 months); DOMAIN 5c-10"),
+    # DOMAIN 5a / Q3, seed 004: 56 killed / 82 strikes = 0.68 (DOMAIN 5c-10).
     Criterion("kills_per_strike", "kills_per_strike", 0.4, 1.0, "killed/strike",
-              "seed 004 (56 / 82); validation pattern 8"),
+              "seed 004 (56 / 82); DOMAIN 5c-10"),
     # DOMAIN 5a, Q6: 50-150 fighters and families (Apr 2019, a shepherd); about 300 (Nov 2018,
     # Peshmerga, rudaw 071120182). 5c-9: tens to low hundreds, no collapse or explosion.
     Criterion("fighters_mean", "fighters_mean", 50.0, 300.0, "fighters (mean over the year)",
               "seed 002 (Q6); rudaw 071120182; DOMAIN 5c-9"),
-    # The same band at the end of the year, in *every* replicate (as validation pattern 7):
+    # The same band at the end of the year, in *every* replicate (DOMAIN 5c-9):
     # a set whose force collapses or explodes in one realisation is not the status quo.
     Criterion("fighters_final_min", "fighters_final_min", 50.0, None,
               "fighters at year end (every replicate)", "DOMAIN 5c-9; seed 002 (Q6)"),
@@ -110,7 +110,7 @@ CRITERIA: tuple[Criterion, ...] = (
               "[EST] seed 002 (Q7); DOMAIN 5a"),
     # [EST] Crop arson: 3 arsons in one week in Qarachogh villages, May 2020 (shafaaq; DOMAIN 5a),
     # the only report, in the harvest season. The model burns crops only in May-June (validation
-    # pattern 4), so the criterion is presence over the year (> 0, i.e. at least one arson in the
+    # fact 4), so the criterion is presence over the year (> 0, i.e. at least one arson in the
     # point's replicates), with a ceiling of 2/month averaged over the year (a 24-arson year
     # would be a campaign the sources would name).
     Criterion("arsons", "arsons_per_month", 0.0, 2.0, "arsons/month (May-Jun only)",
@@ -164,7 +164,7 @@ def point_statistics(table: pd.DataFrame, factors: Sequence[str], days: float) -
     """Per design point: factor values, replicate count and the statistics the criteria read.
 
     Means over replicates of every outcome in ``OUTCOMES`` (``kills_per_strike`` ignores
-    replicates without strikes, as validation pattern 8 does); ``<event>_per_month`` rates;
+    replicates without strikes); ``<event>_per_month`` rates;
     ``strikes_per_year``; and ``fighters_final_min``/``_max`` across replicates.
     """
     missing = [c for c in ("design_point", *OUTCOMES) if c not in table.columns]
@@ -254,11 +254,39 @@ def rounded(value: Any, digits: int = 3) -> Any:
     return float(f"{x:.{digits}g}")
 
 
+#: A name that may appear in a generated file or a path: letters, digits, ``_``, ``-`` and
+#: inner dots, never ``..``, a slash or a control character.
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def safe_name(text: Any) -> bool:
+    """Whether ``text`` is a plain name (``NAME_RE``, no ``..``): safe in a path or a comment."""
+    return isinstance(text, str) and bool(NAME_RE.match(text)) and ".." not in text
+
+
+def comment_text(text: Any) -> str:
+    """``text`` on one line: control characters (newlines, carriage returns, Unicode line
+    separators) become spaces, so a comment can never end early and start YAML."""
+    return "".join(" " if (ord(ch) < 32 or ord(ch) == 127 or ch in "\u2028\u2029\x85") else ch
+                   for ch in str(text))
+
+
 def model_block(values: Mapping[str, Any], comments: Sequence[str]) -> str:
-    """The marked ``model:`` block: comment lines, then one ``  name: value`` line per value."""
-    lines = [BEGIN_MARK, *(f"# {c}".rstrip() for c in comments), "model:"]
+    """The marked ``model:`` block: comment lines, then one ``  name: value`` line per value.
+
+    Keys must be parameter names (identifiers) and values plain numbers or booleans: the block
+    is generated from validated values only, never from free text.
+
+    Raises:
+        ValueError: a key that is not an identifier or a value that is not a finite number.
+    """
+    lines = [BEGIN_MARK, *(f"# {comment_text(c)}".rstrip() for c in comments), "model:"]
     for key, value in values.items():
-        lines.append(f"  {key}: {value!r}" if not isinstance(value, str) else f"  {key}: {value}")
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ValueError(f"{key!r} is not a parameter name")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"model.{key}={value!r} is not a finite number")
+        lines.append(f"  {key}: {value!r}")
     lines.append(END_MARK)
     return "\n".join(lines) + "\n"
 
@@ -304,5 +332,8 @@ __all__ = [
     "point_statistics",
     "replace_model_block",
     "rounded",
+    "safe_name",
+    "comment_text",
+    "NAME_RE",
     "target_distance",
 ]
