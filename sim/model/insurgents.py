@@ -254,6 +254,14 @@ class InsurgentCell(CellAgent):
         self.remember(by_xy, t, 1.0, TRANSIENT)
 
 
+class Network:
+    """What the cells share through their network of supporters (S12): when each village last
+    paid zakat, so that cells do not ask a village that has just paid."""
+
+    def __init__(self) -> None:
+        self.last_extorted: dict[int, float] = {}
+
+
 # ------------------------------------------------------------------------------ population
 def spawn_initial(model: SecurityGapModel) -> None:
     """The initial cells: ``n_fighters`` split into cells of about ``cell_size`` in caves that favour

@@ -31,6 +31,7 @@ from sim.model.forces import Forces
 from sim.model.incidents import IncidentLog
 from sim.model.insurgents import (
     InsurgentCell,
+    Network,
     add_fighters,
     daily_upkeep,
     network_reports,
@@ -118,6 +119,7 @@ class SecurityGapModel(mesa.Model):
                                for i, ev in enumerate(config.scenario.timeline))
         self.posture = build_posture(terrain, posture_key(self.posture_spec), self.level, p)
         self.cell_by_uid: dict[int, InsurgentCell] = {}
+        self.insurgency = Network()
         self.rainfall = self._rainfall(0)
 
         self.recorder = Recorder(self)

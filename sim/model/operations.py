@@ -111,7 +111,11 @@ def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Opti
             out.append(Option(ARSON, xy + 0.8 * np.array([math.cos(ang), math.sin(ang)]),
                               p.payoff_arson * dry, 1.0, st.id))
         if not kurdish:
-            out.append(Option(EXTORT, xy, p.payoff_extortion, 2.0, st.id))
+            # Zakat is collected again only once a village has had time to pay again: the network
+            # knows when it was last taken (rudaw 070420192).
+            since = t - model.insurgency.last_extorted.get(st.id, -math.inf)
+            ready = min(1.0, since / (24.0 * p.zakat_recovery_days))
+            out.append(Option(EXTORT, xy, p.payoff_extortion * ready, 2.0, st.id))
         elif cell.fighters >= 6:
             out.append(Option(ATTACK, xy, p.payoff_village_attack, 1.5, st.id))
     return out[:SLOTS]

@@ -253,6 +253,8 @@ class ModelParams:
                                      "value of attacking a hostile village")
     payoff_supplies: float = p(0.3, 0.0, 5.0, "payoff units/day", "seed 002 (S15) [EST]",
                                "value of a day of supplies short of a full load")
+    zakat_recovery_days: float = p(60.0, 1.0, 365.0, "days", "rudaw 070420192 (zakat) [EST]",
+                                   "time a village needs before it can pay zakat in full again")
     ransom_cash: float = p(2.0, 0.0, 10.0, "cash units", "DOMAIN 4.7 (ransom $20k-100k) [EST]",
                            "cash a Kurdish hostage brings (half for Sunni Arabs)")
     zakat_cash: float = p(0.5, 0.0, 5.0, "cash units", "rudaw 070420192 [EST]", "cash an extortion brings")

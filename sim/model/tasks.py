@@ -195,6 +195,7 @@ class Extort(Task):
         model, cell, p = self.model, self.cell, self.model.params
         cell.cash += p.zakat_cash
         cell.supplies = min(p.supplies_days, cell.supplies + p.extortion_supplies_days)
+        model.insurgency.last_extorted[self.opt.aux] = model.time
         model.incidents.record("extortion", self.opt.xy, victims=0, casualties=0, cell=cell,
                                settlement=self.opt.aux)
 

@@ -138,7 +138,12 @@ class VillagerPopulation:
         self.home = np.asarray(homes, dtype=np.int32)
         self.community = np.asarray(comm, dtype=np.int8)
         by_id = {s.id: s for s in terrain.settlements}
-        self.home_xy = np.array([[by_id[h].x_km, by_id[h].y_km] for h in homes], dtype=float).reshape(n, 2)
+        centre = np.array([[by_id[h].x_km, by_id[h].y_km] for h in homes], dtype=float).reshape(n, 2)
+        radius = np.array([by_id[h].radius_km for h in homes], dtype=float)
+        # Households live across their settlement's built-up disc (uniform over its area).
+        ang = 2 * np.pi * rnd.uniform("init", self.keys, 11)
+        rad = radius * np.sqrt(rnd.uniform("init", self.keys, 12))
+        self.home_xy = centre + np.column_stack([np.cos(ang), np.sin(ang)]) * rad[:, None]
         u = rnd.uniform("init", self.keys, 2)
         self.role = np.full(n, FARMER, dtype=np.int8)
         self.role[u < p.share_shepherd + p.share_truffle + p.share_driver] = DRIVER
