@@ -23,6 +23,7 @@ commands:
   run         run one scenario for `replicates` Monte Carlo replicates (the main job)
   compare     gapsim compare scenarios=[a,b,...] baseline=a: paired comparison and HTML report
   validate    run the pattern-oriented validation suite and print a table (exit 1 if one fails)
+  channels    which mechanisms carry each coordination scenario's effect (experiments/coordination_channels.yaml)
   map         draw the terrain map for a configuration
   animate     one replicate as a GIF of agents and incidents (+extra.every_days=2 +extra.replicate=0)
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
@@ -44,7 +45,7 @@ directory resumes. See README.md.
 #: writes a few MB; sweeps more, but a nearly full disk is caught here rather than mid-run).
 MIN_FREE_MB = 20
 
-HYDRA_COMMANDS = ("run", "compare", "validate", "map", "sweep", "animate")
+HYDRA_COMMANDS = ("run", "compare", "validate", "map", "sweep", "animate", "channels")
 START_METHOD_CALLBACK = "sim.experiments.launch.StartMethodCallback"
 
 
@@ -227,6 +228,12 @@ def _task_sweep() -> Callable:
     return sweep_task
 
 
+def _task_channels() -> Callable:
+    from sim.commands.channels import channels_task
+
+    return channels_task
+
+
 def _task_animate() -> Callable:
     from sim.commands.animate import animate_task
 
@@ -236,7 +243,7 @@ def _task_animate() -> Callable:
 _TASKS: dict[str, Callable[[], Callable]] = {
     "animate": _task_animate,
     "run": _task_run, "map": _task_map, "compare": _task_compare, "validate": _task_validate,
-    "sweep": _task_sweep}
+    "sweep": _task_sweep, "channels": _task_channels}
 
 
 if __name__ == "__main__":  # pragma: no cover
