@@ -324,15 +324,11 @@ def load_study(name: str | None, design_size: int | None = None) -> Study:
     Raises:
         ConfigError: the first problem, in one line naming the study key.
     """
-    import yaml
+    from sim.config.yaml_files import load_yaml
 
     path = study_path(name)
     stem = path.stem
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        first = str(err).strip().splitlines()[0]
-        raise ConfigError("experiment", str(path), f"not valid YAML ({first})") from None
+    data = load_yaml(path, "study file")  # bounded: size, alias expansion, nesting; safe tags only
     if not isinstance(data, dict):
         raise ConfigError("experiment", str(path), "a study file is a mapping (see docs/SWEEPS.md)")
     where = f"(in {_shown(path)})"
