@@ -105,7 +105,7 @@ def _debug_requested(argv: list[str]) -> bool:
 def split_args(rest: list[str]) -> tuple[bool, list[str], list[str]]:
     """(multirun?, overrides for the config, hydra* overrides: ``hydra.x=`` and ``hydra/x=``)."""
     from sim.config.safety import is_hydra_override
-    from sim.config.suggest import split_list_hint
+    from sim.config.suggest import no_equals_error
 
     multirun = False
     overrides: list[str] = []
@@ -117,7 +117,7 @@ def split_args(rest: list[str]) -> tuple[bool, list[str], list[str]]:
             raise ConfigError("option", arg, "gapsim takes key=value overrides and -m for multirun "
                                              "(gapsim COMMAND --help lists the keys)")  # fmt: skip
         elif "=" not in arg:
-            raise split_list_hint(rest, i)
+            raise no_equals_error(rest, i)
         elif is_hydra_override(arg):
             hydra_over.append(arg)
         else:

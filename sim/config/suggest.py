@@ -110,7 +110,7 @@ def _aliases(unit: str) -> set[str]:
 # ------------------------------------------------------------------------------- list syntax
 
 
-def split_list_hint(args: Sequence[str], index: int) -> ConfigError:
+def no_equals_error(args: Sequence[str], index: int) -> ConfigError:
     """``args[index]`` has no ``=``. If the override before it was left open (``scenarios=[a,``
     from ``scenarios=[a, b]`` split by the shell at the space), name it and say how to quote it;
     otherwise say that overrides are key=value, and how to quote a value with spaces."""
