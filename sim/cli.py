@@ -34,7 +34,9 @@ commands:
               GeoPackage in WGS84 (QGIS, geopandas) and the elevation as a GeoTIFF
   dashboard   interactive browser dashboard on 127.0.0.1 (port=8765, host=127.0.0.1)
 
-Every command but reproduce takes Hydra overrides, e.g.
+`gapsim COMMAND --help` lists a command's keys with their defaults and allowed values;
+`gapsim help model` lists the model's parameters. Every command but reproduce, collect,
+calibrate and dashboard takes Hydra overrides, e.g.
   gapsim run scenario=joint_brigades gap_width_km=6 coordination=jcc replicates=20 seed=7
   gapsim run -m gap_width_km=1,3,5 coordination=none,joint_brigades   (one job per point)
 Outputs go to hydra.run.dir (default results/<command>/<timestamp>); rerunning into the same
@@ -53,11 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
     command, rest = argv[0], argv[1:]
     try:
+        if command == "help" or any(a in ("-h", "--help") for a in rest):
+            from sim.commands.help import help_command
+
+            return help_command(command, rest)
         if command == "reproduce":
             from sim.commands.reproduce import reproduce_command
 
@@ -80,11 +86,18 @@ def main(argv: list[str] | None = None) -> int:
             return calibrate_command(rest)
         if command in HYDRA_COMMANDS:
             return _hydra_command(command, rest)
-        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect', 'calibrate', 'export'))}")
+        from sim.config.suggest import close
+
+        known = (*HYDRA_COMMANDS, "reproduce", "collect", "calibrate", "export", "dashboard", "help")
+        guess = close(command, known)
+        mean = f"; did you mean {guess[0]}?" if guess else ""
+        raise ConfigError("command", command, f"must be one of {', '.join(known)}{mean}")
     except ConfigError as err:
         if debug:
             raise
-        print(f"gapsim: error: {err}", file=sys.stderr)
+        from sim.config.suggest import improve
+
+        print(f"gapsim: error: {improve(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
         print(f"gapsim: {err or 'interrupted'}", file=sys.stderr)
@@ -97,18 +110,22 @@ def _debug_requested(argv: list[str]) -> bool:
 
 
 def split_args(rest: list[str]) -> tuple[bool, list[str], list[str]]:
-    """(multirun?, overrides for the config, hydra.* overrides)."""
+    """(multirun?, overrides for the config, hydra* overrides: ``hydra.x=`` and ``hydra/x=``)."""
+    from sim.config.safety import is_hydra_override
+    from sim.config.suggest import no_equals_error
+
     multirun = False
     overrides: list[str] = []
     hydra_over: list[str] = []
-    for arg in rest:
+    for i, arg in enumerate(rest):
         if arg in ("-m", "--multirun"):
             multirun = True
         elif arg.startswith("-"):
-            raise ConfigError("option", arg, "gapsim takes key=value overrides and -m for multirun")
+            raise ConfigError("option", arg, "gapsim takes key=value overrides and -m for multirun "
+                                             "(gapsim COMMAND --help lists the keys)")  # fmt: skip
         elif "=" not in arg:
-            raise ConfigError("override", arg, "overrides are key=value (e.g. gap_width_km=6)")
-        elif arg.lstrip("+~").startswith("hydra."):
+            raise no_equals_error(rest, i)
+        elif is_hydra_override(arg):
             hydra_over.append(arg)
         else:
             overrides.append(arg)
@@ -140,7 +157,7 @@ def _hydra_command(command: str, rest: list[str]) -> int:
 
     multirun, overrides, hydra_over = split_args(rest)
     for variant in sweep_variants(overrides) if multirun else [overrides]:
-        _, config = load_config(variant)
+        _, config = load_config([*variant, *hydra_over])
         if command == "compare":
             from sim.commands.compare import validate_request
 

@@ -17,11 +17,15 @@ def reproduce_command(args: list[str]) -> int:
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError("reproduce", str(run_dir), "must be a gapsim result directory with config.yaml")
     from sim.config.load import config_from_dict
+    from sim.config.yaml_files import load_saved_config
     from sim.engine.experiment import run_from_config
-    from sim.engine.reproduce import load_saved_config, reproduce
+    from sim.engine.reproduce import reproduce
 
-    config = load_saved_config(run_dir)
-    config_from_dict(config)  # validate before any work
+    config = load_saved_config(run_dir / "config.yaml")  # bounded, safe, resolved values only
+    try:
+        config_from_dict(config)  # validate before any work
+    except ConfigError as err:
+        raise ConfigError(err.key, err.value, f"{err.allowed} (in {run_dir / 'config.yaml'})") from None
 
     def rerun(cfg: dict[str, Any], out: Path) -> object:
         return run_from_config(cfg, out, progress=False)

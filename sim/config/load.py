@@ -16,7 +16,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.config.schema import Config, validate_config
@@ -42,33 +42,73 @@ def options(group: str) -> list[str]:
 
 
 def compose_cfg(overrides: list[str]) -> DictConfig:
-    """Compose the config tree with overrides; raises ConfigError with one line on failure."""
+    """Compose the config tree with overrides; raises ConfigError with one line on failure.
+
+    ``hydra*`` overrides may be among them: they are checked against the allow-list
+    (``sim.config.safety``) and composed too, so a bad one is named here, but the returned config
+    holds gapsim's settings only. Every selected group file is checked alone before Hydra reads it.
+    """
+    from sim.config import safety
+
     _precheck_syntax(overrides)
-    _precheck_groups(overrides)
+    mine = [o for o in overrides if not safety.is_hydra_override(o)]
+    hydra_over = [o for o in overrides if safety.is_hydra_override(o)]
+    safety.check_overrides(mine, hydra_over, launcher_options())
+    _precheck_groups(mine)
+    check_selected_files(overrides)
     register_schema()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="gapsim"):
-            return compose(config_name="config", overrides=list(overrides))
+            cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
     except ConfigError:
         raise
     except Exception as err:  # Hydra and OmegaConf raise many types; all are user input errors here
         raise _bad_group_file(overrides) or translate_error(err, overrides) from None
     finally:
         GlobalHydra.instance().clear()
+    safety.check_hydra_node(cfg.hydra)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
 
 
-def _bad_group_file(overrides: list[str]) -> ConfigError | None:
-    """A selected group file (``configs/scenario/NAME.yaml``, ...) that holds no mapping."""
+def launcher_options() -> list[str]:
+    """The launcher files shipped in ``configs/hydra/launcher/``."""
+    return options("hydra/launcher")
+
+
+def selected_options(overrides: list[str]) -> dict[str, str]:
+    """Which file of each group (and which launcher) a request selects: defaults, then overrides."""
     chosen: dict[str, str] = {}
     for entry in OmegaConf.load(CONFIG_DIR / "config.yaml").get("defaults", []):
         if isinstance(entry, DictConfig):
             chosen.update({str(k): str(v) for k, v in entry.items() if str(k) in GROUPS})
     for item in overrides:
         key, _, value = item.partition("=")
-        if key.lstrip("+~") in GROUPS:
-            chosen[key.lstrip("+~")] = value
-    for group, name in chosen.items():
+        key = key.strip().lstrip("+~")
+        if key in (*GROUPS, "hydra/launcher"):
+            chosen[key] = value.strip()
+    return chosen
+
+
+def check_selected_files(overrides: list[str]) -> None:
+    """The root config and every file the request selects, each checked alone (``safety``)."""
+    from sim.config import safety
+
+    safety.check_root_config(CONFIG_DIR / "config.yaml")
+    for group, name in selected_options(overrides).items():
+        if group == "hydra/launcher":
+            safety.check_launcher_file(CONFIG_DIR, name)
+        else:
+            safety.check_group_file(CONFIG_DIR, group, name)
+
+
+def _bad_group_file(overrides: list[str]) -> ConfigError | None:
+    """A selected group file (``configs/scenario/NAME.yaml``, ...) that holds no mapping."""
+    for group, name in selected_options(overrides).items():
+        if group not in GROUPS:
+            continue
         path = CONFIG_DIR / group / f"{name}.yaml"
         try:
             data = OmegaConf.load(path)
@@ -100,9 +140,18 @@ def to_config(cfg: DictConfig, overrides: list[str] | None = None, validate: boo
 
 
 def load_config(overrides: list[str]) -> tuple[DictConfig, Config]:
-    """Compose, convert and validate: the one call every command makes before doing work."""
-    cfg = compose_cfg(overrides)
-    config = to_config(cfg, overrides)
+    """Compose, convert and validate: the one call every command makes before doing work.
+
+    ``hydra*`` overrides may be included (checked against the allow-list, then left out of the
+    returned config); a refusal names the closest valid value where there is one.
+    """
+    from sim.config.suggest import improve
+
+    try:
+        cfg = compose_cfg(overrides)
+        config = to_config(cfg, overrides)
+    except ConfigError as err:
+        raise improve(err) from None
     from dataclasses import asdict
 
     from sim.engine.executors import executor_spec
@@ -143,6 +192,8 @@ def _precheck_syntax(overrides: list[str]) -> None:
     """Name the one override Hydra cannot parse (its own message lists them all)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from sim.config import suggest
+
     parser = OverridesParser.create()
     for item in overrides:
         key = item.partition("=")[0].lstrip("+~")
@@ -154,6 +205,12 @@ def _precheck_syntax(overrides: list[str]) -> None:
         try:
             parsed = parser.parse_overrides([item])
         except Exception as err:  # noqa: BLE001 - OverrideParseException and lexer errors
+            if suggest.unbalanced(value):
+                raise suggest.unclosed(key, value) from None
+            if not value.isascii() or any(c.isspace() for c in value.strip()):
+                raise ConfigError(key, value, f"a value with spaces or non-ASCII letters is "
+                                              f"quoted, inside the shell's quotes: "
+                                              f"\"{key}='{value.strip()}'\"") from None  # fmt: skip
             text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(key, value, f"not a valid override value ({text})") from None
         if parsed and parsed[0].is_sweep_override():
@@ -173,6 +230,8 @@ def _precheck_groups(overrides: list[str]) -> None:
 
 def translate_error(err: Exception, overrides: list[str]) -> ConfigError:
     """One line naming the key, the value and what is allowed, from a Hydra/OmegaConf error."""
+    from sim.config import suggest
+
     bad_yaml = _yaml_error(err)
     if bad_yaml is not None:  # a config file that is not (safe) YAML: name the file and line
         mark = getattr(bad_yaml, "problem_mark", None) or getattr(bad_yaml, "context_mark", None)
@@ -195,7 +254,9 @@ def translate_error(err: Exception, overrides: list[str]) -> ConfigError:
         key = getattr(cause, "full_key", None)
         if cause is not None and str(cause).strip():
             message = str(cause).strip().splitlines()[0]
-    value: Any = None
+    value: Any = getattr(err, "value", None)
+    if value is None and cause is not None:
+        value = getattr(cause, "value", None)
     if key:
         for item in overrides:
             k, _, v = item.partition("=")
@@ -203,7 +264,12 @@ def translate_error(err: Exception, overrides: list[str]) -> ConfigError:
                 value = v
     if "not in struct" in str(err) or "Key '" in message and "not in" in message:
         bad = key or message
-        return ConfigError(str(bad), value, "unknown key; see `configs/config.yaml` for the keys")
+        return ConfigError(str(bad), value, suggest.unknown_key(str(bad)))
+    converted = re.search(r"could not be converted to (\w+)|is not a valid (bool)", message)
+    if key and converted:
+        target = converted[1] or converted[2]
+        hint = suggest.number_hint(str(key), value, target)
+        return ConfigError(str(key), value, hint or "true or false")
     if "Could not override" in message and cause is not None:
         message = str(cause).strip().splitlines()[0]
     if key:

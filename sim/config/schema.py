@@ -66,35 +66,50 @@ class ExecutorConfig:
     start_method: str = "forkserver"
 
 
+def _key(default: Any, doc: str) -> Any:
+    """A run key with its meaning (read by ``gapsim COMMAND --help``, ``sim.config.keys``)."""
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": doc})
+    if callable(default):
+        return field(default_factory=default, metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass
 class Config:
     """A whole gapsim run: the keys a user types, plus the groups they select."""
 
-    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
-    terrain: TerrainConfig = field(default_factory=TerrainConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
-    model: ModelParams = field(default_factory=ModelParams)
-    gap_width_km: float = 4.0
-    coordination: str = "none"
-    replicates: int = 8
-    seed: int = 20170
-    days: int = 365
-    workers: int = 0
-    crn: bool = True
-    retry_failed: bool = False
-    precision: float | None = None
-    min_replicates: int = 5
-    max_replicates: int = 200
-    progress: bool = True
-    debug: bool = False
-    scenarios: list[str] = field(default_factory=list)
-    baseline: str | None = None
-    experiment: str | None = None
-    design_size: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: point (ModelParams defaults and scenario values) | posterior (one draw per plausible
-    #: world from configs/posterior/, sim/validation/posterior.py; issue 15)
-    parameters: str = "point"
+    scenario: ScenarioConfig = _key(ScenarioConfig, "named policy scenario (configs/scenario/); "
+                                    "sets posture, timeline, start date, gap and coordination")
+    terrain: TerrainConfig = _key(TerrainConfig, "terrain preset (configs/terrain/)")
+    executor: ExecutorConfig = _key(ExecutorConfig, "where replicates run (configs/executor/)")
+    model: ModelParams = _key(ModelParams, "behavioural parameters of the model")
+    gap_width_km: float = _key(4.0, "distance between the Peshmerga line and the Iraqi line (km)")
+    coordination: str = _key("none", "coordination level between the forces (fractional "
+                                     "numbers interpolate)")
+    replicates: int = _key(8, "Monte Carlo replicates per configuration")
+    seed: int = _key(20170, "root seed of every random stream")
+    days: int = _key(365, "simulated days per replicate")
+    workers: int = _key(0, "worker processes (0: all cores)")
+    crn: bool = _key(True, "common random numbers across scenarios (paired comparisons)")
+    retry_failed: bool = _key(False, "rerun replicates that failed in an earlier attempt")
+    precision: float | None = _key(None, "target relative CI half-width for adding replicates "
+                                         "(null: a fixed count)")
+    min_replicates: int = _key(5, "replicates before the precision rule may stop")
+    max_replicates: int = _key(200, "ceiling on replicates under the precision rule")
+    progress: bool = _key(True, "show a progress bar")
+    debug: bool = _key(False, "full tracebacks instead of one-line errors")
+    scenarios: list[str] = _key([], "scenarios to compare, e.g. [status_quo_2019,joint_brigades]")
+    baseline: str | None = _key(None, "the scenario the others are compared with (default: the "
+                                      "first)")
+    experiment: str | None = _key(None, "a study: a name from experiments/ or a path to a study "
+                                        ".yaml file")
+    design_size: int | None = _key(None, "overrides the study design's size (null: the study's "
+                                         "own)")
+    extra: dict[str, Any] = _key({}, "free-form settings of a command (e.g. animate's "
+                                     "extra.replicate); not read by the model")
+    parameters: str = _key("point", "point: the ModelParams defaults and scenario values; posterior: one "
+                                    "draw per plausible world from configs/posterior/ (issue 15)")
 
 
 def _check_int(key: str, value: Any, lo: int, hi: int, what: str) -> None:
@@ -144,8 +159,10 @@ def _parse_date(key: str, text: str) -> dt.date:
 
 
 def _validate_scenario(sc: ScenarioConfig) -> None:
+    from sim.config.safety import check_name
     from sim.model.params import FORCES
 
+    check_name("scenario.name", sc.name)
     holders = (*FORCES, "none")
     start = _parse_date("scenario.start_date", sc.start_date)
     for zone in ("ridge", "gap", "plain", "pmf_sector"):

@@ -26,9 +26,9 @@ def _job_dirs(root: Path) -> list[Path]:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml
+    from sim.config.yaml_files import load_yaml
 
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path, "Hydra job record")  # bounded and safe (a sweep folder is input too)
 
 
 def _value_at(config: dict[str, Any], key: str) -> Any:

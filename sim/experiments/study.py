@@ -289,14 +289,10 @@ def load_study(name: str | None, design_size: int | None = None) -> Study:
         ConfigError: the first problem, in one line naming the study key
             (schema: :mod:`sim.experiments.study_file`).
     """
-    import yaml
+    from sim.config.yaml_files import load_yaml
 
     path = study_path(name)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        first = str(err).strip().splitlines()[0]
-        raise ConfigError("experiment", str(path), f"not valid YAML ({first})") from None
+    data = load_yaml(path, "study file")  # bounded: size, alias expansion, nesting; safe tags only
     spec = parse_study_file(data, f"(in {_shown(path)})", OUTCOMES)
     d = spec.design
     design = DesignSpec(
