@@ -38,10 +38,11 @@ def run_task(cfg: DictConfig) -> int:
 
     terrain = get_terrain(config.terrain, config.gap_width_km)
     terrain_s = time.perf_counter() - t0
-    if not (out_dir / "terrain.npz").exists():
-        terrain.save_npz(out_dir / "terrain.npz")
+    _save_terrain(terrain, out_dir / "terrain.npz")  # derived: rewritten by every run
     figures = out_dir / "figures"
     figures.mkdir(exist_ok=True)
+    for name in FIGURES:  # a rerun must not leave another run's figure behind
+        (figures / name).unlink(missing_ok=True)
     from sim.analysis.maps import plot_terrain_map
 
     plot_terrain_map(terrain, figures / "map.png",
@@ -59,6 +60,8 @@ def run_task(cfg: DictConfig) -> int:
                       "terrain": round(terrain_s, 3), **{k: round(v, 3) for k, v in result.timings.items()}},
         "jobs": {"total": result.total, "computed": result.done, "resumed": result.skipped,
                  "failed": result.failed},
+        "engine": {"point_hashes": result.identity.get("point_hashes"), "store": result.store,
+                   "notes": result.notes},
     }
     write_manifest(out_dir, data, extra)
     if len(runs):
@@ -69,9 +72,28 @@ def run_task(cfg: DictConfig) -> int:
     if result.failures:
         names = ", ".join(f"replicate {f.replicate}" for f in result.failures[:10])
         print(f"gapsim: {result.failed} replicates failed ({names}); details in "
-              f"{out_dir / 'shards' / 'failures'}; rerun with retry_failed=true", file=sys.stderr)
+              f"{out_dir / 'shards' / 'failures' / 'log.jsonl'}; rerun with retry_failed=true",
+              file=sys.stderr)
         return 1
     return 0
+
+
+#: Figures `gapsim run` draws (deleted before each run, so none is left from an earlier one).
+FIGURES = ("map.png", "incidents_map.png", "incident_density.png", "monthly.png")
+
+
+def _save_terrain(terrain, path: Path) -> None:
+    """``terrain.npz``, written atomically (a temporary name cleanup recognises, then rename)."""
+    import os
+
+    from sim.engine.bundles import tmp_path
+
+    tmp = tmp_path(path)
+    try:
+        terrain.save_npz(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _figures(terrain, out_dir: Path, figures: Path, scenario: str) -> None:

@@ -26,9 +26,27 @@ def _job_dirs(root: Path) -> list[Path]:
 
 
 def _read_yaml(path: Path) -> Any:
+    """A job's YAML record; a damaged one is one line naming it (not a traceback)."""
     import yaml
 
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            "collect", str(path), f"cannot be read ({first}); rerun that job or remove its folder"
+        ) from None
+
+
+def _job_number(num: Any, hydra_yaml: Path) -> int | None:
+    if num is None:
+        return None
+    try:
+        return int(num)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "collect", str(hydra_yaml), f"hydra.job.num is {num!r}, not a multirun job number"
+        ) from None
 
 
 def _value_at(config: dict[str, Any], key: str) -> Any:
@@ -59,13 +77,24 @@ def collect_multirun(root: str | os.PathLike[str], table: str = "runs") -> pd.Da
     if not root.is_dir():
         raise ConfigError("collect", str(root), "not a directory")
     jobs = _job_dirs(root)
+    if root.resolve() in {j.resolve() for j in jobs} or (root / "shards").is_dir():
+        raise ConfigError(
+            "collect",
+            str(root),
+            "is the folder of a single run, not a multirun; collect gathers the numbered job "
+            "folders of a multirun: give its hydra.sweep.dir (e.g. results/multirun/<timestamp>)",
+        )
     if not jobs:
         raise ConfigError("collect", str(root), "holds no Hydra job directories (.hydra/)")
     records = []
     for job in jobs:
         overrides = _read_yaml(job / ".hydra" / "overrides.yaml") or []
         hydra = _read_yaml(job / ".hydra" / "hydra.yaml") or {}
-        num = ((hydra.get("hydra") or {}).get("job") or {}).get("num")
+        if not isinstance(hydra, dict) or not isinstance(overrides, list):
+            raise ConfigError("collect", str(job / ".hydra"), "holds no Hydra job record; "
+                              "rerun that job or remove its folder")
+        num = _job_number(((hydra.get("hydra") or {}).get("job") or {}).get("num"),
+                          job / ".hydra" / "hydra.yaml")
         records.append((job, overrides, num))
     swept = _swept_keys([r[1] for r in records])
     parts = []
@@ -77,10 +106,14 @@ def collect_multirun(root: str | os.PathLike[str], table: str = "runs") -> pd.Da
                 str(job),
                 f"has no {table}.parquet (job failed or unfinished; rerun the multirun to finish)",
             )
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's errors derive from these
+            raise ConfigError("collect", str(path), f"cannot be read ({type(err).__name__}); "
+                              "rerun that job (same command, same hydra.sweep.dir)") from None
         config = _read_yaml(job / "config.yaml") or _read_yaml(job / ".hydra" / "config.yaml")
         at = list(frame.columns).index("scenario") + 1 if "scenario" in frame.columns else 0
-        frame.insert(at, "design_point", int(num) if num is not None else position)
+        frame.insert(at, "design_point", num if num is not None else position)
         for i, key in enumerate(swept):
             frame.insert(at + 1 + i, key, _value_at(config or {}, key))
         parts.append(frame)
