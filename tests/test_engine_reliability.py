@@ -91,6 +91,8 @@ def test_changed_input_file_recomputes_every_replicate(tmp_path: Path, key: str)
     np.save(data, np.ones((4, 4)))
     changed = run_experiment(points, tmp_path / "out", replicates=2, **KW)
     assert (changed.done, changed.skipped) == (2, 0)
+    (note,) = [n for n in changed.notes if "not resumed" in n]
+    assert key in note and "computed again" in note, note
     runs = pd.read_parquet(changed.tables["runs"])
     assert len(runs) == 2 and set(runs.run_id).isdisjoint(before)
 
@@ -106,6 +108,7 @@ def test_model_version_change_recomputes_every_replicate(
     monkeypatch.setattr(test_engine_support, "MODEL_VERSION", 2)  # read by the parent
     again = run_experiment(points, tmp_path, replicates=2, **KW)
     assert (again.done, again.skipped) == (2, 0)
+    assert any("model version 1 -> 2" in n for n in again.notes), again.notes
 
 
 # ------------------------------------------------------------------ shards that lie or break

@@ -124,6 +124,21 @@ def controlled_replicate(config: dict[str, Any], replicate: int) -> Any:
     return stub_replicate(config, replicate)
 
 
+def node_replicate(config: dict[str, Any], replicate: int) -> Any:
+    """The stub runner, adding a ``node`` column: the Ray node it ran on ("local" outside Ray)."""
+    out = controlled_replicate(config, replicate)
+    node = "local"
+    try:
+        import ray
+
+        if ray.is_initialized():
+            node = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
+    out.run["node"] = node
+    return out
+
+
 def markers(marker_dir: Path) -> dict[int, int]:
     """How many times each replicate was started."""
     counts: dict[int, int] = {}

@@ -120,12 +120,18 @@ class Chunk:
 
 @dataclass
 class Bundle:
-    """One bundle on disk: its three files, its chunks and the distinct chunk schemas."""
+    """One bundle on disk: its three files, its chunks and the distinct chunk schemas.
+
+    ``points`` maps each point hash to what it covers (``config``: the config-only hash,
+    ``inputs``: input-file hashes, ``model_version``), so that a run can say *why* results in
+    its folder are not resumed (another DEM, another model version).
+    """
 
     stem: str
     paths: dict[str, Path]
     chunks: list[Chunk]
     schemas: dict[str, list[pa.Schema]]
+    points: dict[str, Any] = field(default_factory=dict)
 
 
 def _schema_text(schema: pa.Schema) -> str:
@@ -148,11 +154,15 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema)
 
 
-def write_bundle(shard_dir: Path, stem: str, chunks: Sequence[Chunk]) -> Bundle:
+def write_bundle(
+    shard_dir: Path, stem: str, chunks: Sequence[Chunk], points: Mapping[str, Any] | None = None
+) -> Bundle:
     """Write buffered chunks as one bundle (three files, ``runs`` last), each atomically.
 
-    Fills in each chunk's ``rgs`` and ``schema`` and drops its ``tables``.
+    Fills in each chunk's ``rgs`` and ``schema`` and drops its ``tables``. ``points`` (what each
+    point hash covers) is stored in the runs file's footer.
     """
+    described = {c.point: dict((points or {}).get(c.point, {})) for c in chunks}
     paths = {name: shard_dir / name / f"{stem}.parquet" for name in TABLES}
     schemas: dict[str, list[pa.Schema]] = {}
     for name in TABLES:
@@ -187,6 +197,8 @@ def write_bundle(shard_dir: Path, stem: str, chunks: Sequence[Chunk]) -> Bundle:
                 for c in chunks
             ],
         }
+        if name == "runs":
+            meta["points"] = described
         schema = unified.with_metadata({META_KEY: json.dumps(meta, separators=(",", ":"))})
         path = paths[name]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +218,7 @@ def write_bundle(shard_dir: Path, stem: str, chunks: Sequence[Chunk]) -> Bundle:
             tmp.unlink(missing_ok=True)
     for chunk in chunks:
         chunk.tables = None
-    return Bundle(stem, paths, list(chunks), schemas)
+    return Bundle(stem, paths, list(chunks), schemas, described)
 
 
 # ------------------------------------------------------------------------------- inspection
@@ -278,7 +290,8 @@ def inspect(shard_dir: Path, stem: str) -> Bundle:
             chunk.rgs[name] = (first, stop)
             chunk.schema[name] = schema
     _check_runs_rows(paths["runs"], chunks)
-    return Bundle(stem, paths, chunks, schemas)
+    points = metas["runs"][0].get("points")
+    return Bundle(stem, paths, chunks, schemas, points if isinstance(points, dict) else {})
 
 
 def _check_runs_rows(path: Path, chunks: Sequence[Chunk]) -> None:

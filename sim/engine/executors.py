@@ -122,11 +122,13 @@ def executor_spec(executor: Mapping[str, Any] | str | None) -> dict[str, Any]:
                 "executor.options.cluster=local to run the same array jobs as local processes",
             )
         for key in ("task_minutes", "poll_s"):
-            value = spec["options"].get(key, 1)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            value = spec["options"].get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
                 raise ConfigError(f"executor.options.{key}", value, "a number > 0")
-        value = spec["options"].get("max_jobs", 1)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        value = spec["options"].get("max_jobs")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError("executor.options.max_jobs", value, "an integer >= 1")
     return spec
 
@@ -265,10 +267,11 @@ class RayExecutor:
     """
 
     def __init__(self, workers: int = 0, address: str | None = None) -> None:
-        if not address:
-            # Under `uv run`, Ray would otherwise ship the project to every worker and rebuild its
-            # environment with `uv run` (minutes); a local Ray shares this very environment.
-            os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        # Under `uv run`, Ray would otherwise ship the project to every worker and rebuild its
+        # environment with `uv run` (minutes); a local Ray shares this very environment, and the
+        # nodes of a cluster run the same installed project (README: cluster recipe). Set the
+        # variable to 1 to have Ray build the environment on each node instead.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
             import ray
         except ImportError:

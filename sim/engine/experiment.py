@@ -246,6 +246,43 @@ class _Plan:
         value = self.points[i].config.get(HORIZON_KEY)
         return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
+    def describe(self, i: int) -> dict[str, Any]:
+        """What point ``i``'s hash covers (stored with its results)."""
+        return {
+            "config": config_hash(self.points[i].config),
+            "inputs": {k: v["sha256"] for k, v in self.inputs[i].items()},
+            "model_version": self.version,
+        }
+
+    def stale_notes(self, store: ResultStore, counts: Sequence[int]) -> list[str]:
+        """Why results of the same configuration in the folder are not resumed, if they exist."""
+        stored = store.stored_points()
+        notes = []
+        for i, h in enumerate(self.hashes):
+            mine = self.describe(i)
+            if h in stored or store.done_mask(h, max(counts[i], 1)).any():
+                continue
+            for other, info in stored.items():
+                if other == h or info.get("config") != mine["config"]:
+                    continue
+                changes = [
+                    f"{key}: sha256 {str(old)[:12]} -> {str(mine['inputs'].get(key))[:12]}"
+                    for key, old in (info.get("inputs") or {}).items()
+                    if mine["inputs"].get(key) != old
+                ]
+                if info.get("model_version") != mine["model_version"]:
+                    changes.append(
+                        f"model version {info.get('model_version')} -> {mine['model_version']}"
+                    )
+                if changes:
+                    notes.append(
+                        f"{store.out_dir}: results of {self.points[i].labels} were computed with "
+                        f"other inputs ({'; '.join(changes)}); they are not resumed, all "
+                        f"{counts[i]} replicates are computed again"
+                    )
+                    break
+        return notes
+
     def identity(self) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
         for digests in self.inputs:
@@ -424,8 +461,9 @@ class _Dispatcher:
     def _task_size(self) -> int:
         """Replicates per task: about ``task_seconds`` of work, small enough to balance the end."""
         par = self.executor.parallelism()
-        if self._mean_s is None:
-            size = 1
+        if self._mean_s is None:  # unmeasured: one replicate, or (batch systems) an even split
+            long = self.executor.task_seconds() >= 60
+            size = -(-self._left // self.executor.in_flight()) if long else 1
         else:
             size = int(self.executor.task_seconds() / max(self._mean_s, 1e-6))
         return max(1, min(size, BLOCK, -(-self._left // (2 * par))))
@@ -682,6 +720,10 @@ def _run_locked(
         store.open()
     except OSError as err:
         raise _store_error(err, store) from None
+    for i, h in enumerate(plan.hashes):
+        store.describe(h, plan.describe(i))
+    start_counts = [replicates if precision is None else min_replicates] * len(plan.points)
+    store.notes += plan.stale_notes(store, start_counts)
     for note in store.notes:
         bar.note(note)
     preload = (__name__, *FORKSERVER_PRELOAD, _runner_module(plan.runner))

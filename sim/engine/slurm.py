@@ -34,11 +34,13 @@ class SubmititExecutor:
         from sim.engine.executors import SLURM_OWN_OPTIONS
 
         opts = dict(options)
-        cluster = opts.get("cluster", "slurm")
-        max_jobs = int(opts.get("max_jobs", 256))
-        self.task_seconds = 60.0 * float(opts.get("task_minutes", 10))
-        self._poll_s = float(opts.get("poll_s", 1.0 if cluster != "slurm" else 15.0))
-        params = {k: v for k, v in opts.items() if k not in SLURM_OWN_OPTIONS}
+        cluster = opts.get("cluster") or "slurm"
+        max_jobs = int(opts.get("max_jobs") or 256)
+        self.task_seconds = 60.0 * float(opts.get("task_minutes") or 10)
+        self._poll_s = float(opts.get("poll_s") or (1.0 if cluster != "slurm" else 15.0))
+        params = {
+            k: v for k, v in opts.items() if k not in SLURM_OWN_OPTIONS and v is not None
+        }
         folder.mkdir(parents=True, exist_ok=True)
         self._executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
         try:

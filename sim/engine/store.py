@@ -93,6 +93,20 @@ class ResultStore:
         self._failures: dict[str, dict[str, Any]] = {}
         self._failure_lines = 0
         self._journal = journal.Journal(self.shard_dir / "journal", self.session)
+        self.points: dict[str, dict[str, Any]] = {}  # point hash -> what it covers
+
+    def describe(self, point: str, info: Mapping[str, Any]) -> None:
+        """Record what a point hash covers (stored in the footers of bundles holding it)."""
+        self.points[point] = dict(info)
+
+    def stored_points(self) -> dict[str, dict[str, Any]]:
+        """What the point hashes found in the folder's bundles cover (from their footers)."""
+        out: dict[str, dict[str, Any]] = {}
+        for bundle in self.bundles:
+            for point, info in bundle.points.items():
+                if isinstance(info, dict):
+                    out.setdefault(point, info)
+        return out
 
     def table_path(self, table: str) -> Path:
         """Path of a compacted table."""
@@ -294,7 +308,7 @@ class ResultStore:
             merged.setdefault((chunk.point, chunk.block), []).append(chunk)
         chunks = [_merge(parts) for _, parts in sorted(merged.items())]
         stem = f"{self.session}-{self._seq:05d}"
-        bundle = bundles.write_bundle(self.shard_dir, stem, chunks)
+        bundle = bundles.write_bundle(self.shard_dir, stem, chunks, self.points)
         self._seq += 1
         self._buffer, self._buffer_bytes, self._buffer_reps = [], 0, 0
         for chunk in chunks:  # the -2 marks become chunk indices
