@@ -351,7 +351,8 @@ class Reader:
     def read(self, path: Path, rgs: tuple[int, int], columns: list[str] | None = None) -> pa.Table:
         """The rows of a chunk (its row groups), bundle schema, no metadata."""
         first, stop = rgs
-        table = self._file(path).read_row_groups(range(first, stop), columns=columns)
+        table = self._file(path).read_row_groups(range(first, stop), columns=columns,
+                                                 use_threads=False)
         return table.replace_schema_metadata(None)
 
     def close(self) -> None:
@@ -362,7 +363,8 @@ class Reader:
 
 def take(table: pa.Table, keep: np.ndarray) -> pa.Table:
     """Rows of ``table`` whose replicate is in ``keep`` (all rows if every one is)."""
-    mask = pc.is_in(table.column(REPLICATE), value_set=pa.array(keep, pa.int64()))
+    # from a list: numpy input would make pyarrow import pandas (seconds) in the driver
+    mask = pc.is_in(table.column(REPLICATE), value_set=pa.array(keep.tolist(), pa.int64()))
     if pc.all(mask).as_py() is not False:
         return table
     return table.filter(mask)

@@ -87,6 +87,96 @@ def replicate_tables(output: Any, labels: Mapping[str, Any], replicate: int, run
     }
 
 
+def _stack(dicts: list[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
+    """Columns of several replicates concatenated, or None when their keys or kinds differ.
+
+    Types come out as a row-wise permissive concatenation of per-replicate tables would give
+    them (same kind: numpy's promotion; ints with floats: float64), so a replicate's columns do
+    not depend on which replicates share its task. Anything else returns None (the caller
+    then builds per-replicate tables).
+    """
+    keys = list(dicts[0])
+    if any(list(d) != keys for d in dicts):
+        return None
+    out: dict[str, np.ndarray] = {}
+    for key in keys:
+        arrays = [np.asarray(d[key]) for d in dicts]
+        kinds = {a.dtype.kind for a in arrays}
+        if any(a.ndim != 1 for a in arrays) or not (len(kinds) == 1 or kinds == {"i", "f"}):
+            return None
+        if kinds & {"O", "u", "V", "M", "m", "S"}:
+            return None
+        out[key] = np.concatenate(arrays)
+    return out
+
+
+def _column(values: Any) -> pa.Array:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        return pa.array(values.tolist(), type=pa.string())
+    return pa.array(values)
+
+
+def task_tables(
+    items: list[tuple[int, str, Any]], labels: Mapping[str, Any]
+) -> dict[str, pa.Table]:
+    """The three tables of a task's replicates ``(replicate, run_id, output)``, in that order.
+
+    Builds each column once per task when the replicates' columns line up (the usual case), so
+    a task of cheap replicates costs a few Arrow arrays, not a few per replicate; otherwise
+    falls back to per-replicate tables concatenated. Both give identical tables.
+    """
+    fast = _task_tables(items, labels)
+    if fast is not None:
+        return fast
+    per = [replicate_tables(out, labels, rep, rid) for rep, rid, out in items]
+    return {name: concat([t[name] for t in per]) for name in TABLES}
+
+
+def _task_tables(
+    items: list[tuple[int, str, Any]], labels: Mapping[str, Any]
+) -> dict[str, pa.Table] | None:
+    if len(items) == 1:
+        return None
+    out: dict[str, pa.Table] = {}
+    for name, attr in (("timeseries", "timeseries"), ("incidents", "incidents")):
+        dicts = [getattr(output, attr) for _, _, output in items]
+        if not all(dicts) or (cols := _stack(dicts)) is None:
+            return None
+        lengths = [len(next(iter(d.values()))) for d in dicts]
+        if any(len(set(map(len, d.values()))) > 1 for d in dicts):
+            raise ValueError(f"{name}: columns of unequal length")
+        out[name] = _with_engine_columns(cols, labels, items, lengths)
+    rows = [dict(output.run) for _, _, output in items]
+    keys = list(rows[0])
+    if any(list(r) != keys for r in rows):
+        return None
+    try:
+        cols = {
+            k: pa.array([v.item() if isinstance(v, np.generic) else v for v in (r[k] for r in rows)])
+            for k in keys
+        }
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    out["runs"] = _with_engine_columns(cols, labels, items, [1] * len(items))
+    return out
+
+
+def _with_engine_columns(
+    cols: Mapping[str, Any],
+    labels: Mapping[str, Any],
+    items: list[tuple[int, str, Any]],
+    lengths: list[int],
+) -> pa.Table:
+    n = int(sum(lengths))
+    engine: dict[str, pa.Array] = {k: _as_array(v, n) for k, v in labels.items()}
+    counts = np.asarray(lengths, dtype=np.int64)
+    engine[REPLICATE] = pa.array(np.repeat(np.array([r for r, _, _ in items], np.int64), counts))
+    ids = pa.array([rid for _, rid, _ in items], pa.string())
+    engine[RUN_ID] = ids.take(pa.array(np.repeat(np.arange(len(items)), counts)))
+    model = {k: v if isinstance(v, pa.Array) else _column(v) for k, v in cols.items()}
+    return pa.table({**engine, **{k: v for k, v in model.items() if k not in engine}})
+
+
 def concat(tables: list[pa.Table]) -> pa.Table:
     """Row-wise concatenation; missing columns become nulls and ints widen where needed."""
     if len(tables) == 1:

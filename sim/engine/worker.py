@@ -100,32 +100,28 @@ def run_task(task: Task) -> TaskResult:
     ``KeyboardInterrupt`` and other ``BaseException`` pass through (the driver decides).
     """
     runner = resolve_runner(task.runner)
-    parts: dict[str, list[Any]] = {name: [] for name in frames.TABLES}
-    done: list[int] = []
+    items: list[tuple[int, str, Any]] = []
     failures: list[dict[str, Any]] = []
     seconds: list[float] = []
     for replicate in task.replicates:
         start = time.perf_counter()
         try:
             output = runner(task.config, replicate)
-            tables = frames.replicate_tables(
-                output, task.labels, replicate, job_id(task.point_hash, replicate)
-            )
+            rid = job_id(task.point_hash, replicate)
+            if len(task.replicates) == 1:
+                frames.replicate_tables(output, task.labels, replicate, rid)  # check it now
         except Exception as err:
             failures.append(failure_record(task, replicate, err, traceback.format_exc()))
         else:
-            for name in frames.TABLES:
-                parts[name].append(tables[name])
-            done.append(replicate)
+            items.append((replicate, rid, output))
         seconds.append(time.perf_counter() - start)
+    done = [r for r, _, _ in items]
     payload = None
-    if done:
+    if items:
         try:
-            payload = frames.encode({name: frames.concat(parts[name]) for name in frames.TABLES})
-        except Exception as err:  # e.g. a column whose type changes between replicates
-            tb = traceback.format_exc()
-            failures += [failure_record(task, r, err, tb) for r in done]
-            done = []
+            payload = frames.encode(frames.task_tables(items, task.labels))
+        except Exception:  # a replicate whose tables do not build or fit the others'
+            payload, done, failures = _one_by_one(task, items, failures)
     return TaskResult(
         task.point,
         task.point_hash,
@@ -136,6 +132,28 @@ def run_task(task: Task) -> TaskResult:
         os.getpid(),
         socket.gethostname(),
     )
+
+
+def _one_by_one(
+    task: Task, items: list[tuple[int, str, Any]], failures: list[dict[str, Any]]
+) -> tuple[bytes | None, list[int], list[dict[str, Any]]]:
+    """Build tables replicate by replicate, failing only those that do not build or combine."""
+    good: list[tuple[int, str, Any]] = []
+    for item in items:
+        try:
+            frames.replicate_tables(item[2], task.labels, item[0], item[1])
+        except Exception as err:
+            failures.append(failure_record(task, item[0], err, traceback.format_exc()))
+        else:
+            good.append(item)
+    while good:
+        try:
+            return frames.encode(frames.task_tables(good, task.labels)), [r for r, _, _ in good], (
+                failures)
+        except Exception as err:  # types that cannot be combined: fail the last one, retry
+            rep, _, _ = good.pop()
+            failures.append(failure_record(task, rep, err, traceback.format_exc()))
+    return None, [], failures
 
 
 @dataclass(frozen=True)

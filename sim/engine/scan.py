@@ -1,0 +1,136 @@
+"""Out-of-core reads of the compacted tables: summaries at flat memory, whatever their size.
+
+Why: a million replicates make a ``runs.parquet`` of a million rows and a ``timeseries.parquet``
+of hundreds of millions; loading either into pandas to average it does not scale. These readers
+stream the tables as Arrow record batches (``pyarrow.dataset``, only the columns asked for) and
+merge per-group counts, means and sums of squared deviations batch by batch (Chan et al.'s
+pairwise update, numerically stable), so memory is one batch plus one row per group.
+
+``summarise`` gives the same table as ``sim.engine.stats.summarise`` (n, mean, sd, t-interval)
+for a file instead of a DataFrame; ``group_mean`` the mean of columns per group (e.g. monthly
+series across replicates).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import scipy.stats as sps
+
+#: Rows per streamed batch.
+BATCH_ROWS = 64 * 1024
+
+#: Columns that are never outcomes.
+NOT_OUTCOMES = ("replicate", "design_point", "run_id")
+
+Path = str | os.PathLike[str]
+
+
+def batches(path: Path, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """A Parquet table as record batches of at most ``BATCH_ROWS`` rows (selected columns)."""
+    dataset = ds.dataset(os.fspath(path), format="parquet")
+    yield from dataset.to_batches(columns=list(columns) if columns else None,
+                                  batch_size=BATCH_ROWS)
+
+
+def numeric_columns(path: Path, exclude: Sequence[str] = ()) -> list[str]:
+    """Numeric, non-boolean columns of a Parquet table (from its schema alone)."""
+    schema = ds.dataset(os.fspath(path), format="parquet").schema
+    skip = {*NOT_OUTCOMES, *exclude}
+    return [
+        f.name
+        for f in schema
+        if f.name not in skip
+        and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+    ]
+
+
+def _moments(path: Path, by: list[str], columns: list[str]) -> pd.DataFrame:
+    """Per group and column: n, mean and M2 (sum of squared deviations), NaNs ignored."""
+    total: pd.DataFrame | None = None
+    for batch in batches(path, [*by, *columns]):
+        frame = batch.to_pandas()
+        long = frame.melt(id_vars=by, value_vars=columns, var_name="outcome").dropna(
+            subset=["value"]
+        )
+        long["value"] = long["value"].astype(float)
+        grouped = long.groupby([*by, "outcome"], sort=False, dropna=False)["value"]
+        part = grouped.agg(n="count", mean="mean")
+        part["m2"] = grouped.var(ddof=0).fillna(0.0) * part["n"]
+        total = part if total is None else _merge(total, part)
+    if total is None:
+        return pd.DataFrame(columns=[*by, "outcome", "n", "mean", "m2"])
+    return total.reset_index()
+
+
+def _merge(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Chan's pairwise combination of two (n, mean, m2) tables indexed by group."""
+    joined = a.join(b, how="outer", lsuffix="_a", rsuffix="_b").fillna(
+        {"n_a": 0, "n_b": 0, "mean_a": 0.0, "mean_b": 0.0, "m2_a": 0.0, "m2_b": 0.0}
+    )
+    n = joined["n_a"] + joined["n_b"]
+    delta = joined["mean_b"] - joined["mean_a"]
+    safe = n.where(n > 0, 1)
+    mean = joined["mean_a"] + delta * joined["n_b"] / safe
+    m2 = joined["m2_a"] + joined["m2_b"] + delta**2 * joined["n_a"] * joined["n_b"] / safe
+    return pd.DataFrame({"n": n, "mean": mean, "m2": m2})
+
+
+def summarise(
+    path: Path,
+    by: str | Sequence[str] = ("scenario",),
+    outcomes: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Per group and outcome of a runs table: n, mean, sd, t-interval, (relative) half-width.
+
+    The columns and numbers of ``sim.engine.stats.summarise`` (groups sorted), streamed.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    names = list(outcomes) if outcomes is not None else numeric_columns(path, keys)
+    moments = _moments(path, keys, names)
+    rows = []
+    for _, r in moments.iterrows():
+        n = int(r["n"])
+        mean = float(r["mean"]) if n else math.nan
+        sd = math.sqrt(r["m2"] / (n - 1)) if n >= 2 else math.nan
+        half = float(sps.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)) if n >= 2 else (
+            math.nan)
+        rows.append({
+            **{k: r[k] for k in keys},
+            "outcome": r["outcome"],
+            "n": n,
+            "mean": mean,
+            "sd": sd,
+            "ci_low": mean - half,
+            "ci_high": mean + half,
+            "half_width": half,
+            "rel_half_width": abs(half / mean) if mean else math.nan,
+        })
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    order = {o: i for i, o in enumerate(names)}
+    out["_o"] = out["outcome"].map(order)
+    return out.sort_values([*keys, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def group_mean(path: Path, by: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Mean of ``columns`` per group of ``by`` (one row per group, groups sorted), streamed."""
+    keys = list(by)
+    moments = _moments(path, keys, list(columns))
+    if moments.empty:
+        return pd.DataFrame(columns=[*keys, *columns])
+    wide = moments.pivot_table(index=keys, columns="outcome", values="mean", dropna=False)
+    return wide.reindex(columns=list(columns)).reset_index().rename_axis(columns=None)
+
+
+def row_count(path: Path) -> int:
+    """Rows of a Parquet table, from its footer."""
+    return int(ds.dataset(os.fspath(path), format="parquet").count_rows())
+
