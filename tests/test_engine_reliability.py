@@ -173,7 +173,8 @@ def test_second_concurrent_run_into_a_folder_is_refused_naming_the_holder(
     """Attack: two runs into one folder at once. Before: both exited 0, config.yaml described one
     and the tables the other, and one could delete the other's temporary files. Now: an exclusive
     lock per run folder; the second run fails at once with one line naming the holder."""
-    control = write_control(tmp_path / "control.json", sleep_s=0.5, marker_dir=str(tmp_path / "m"))
+    # each replicate sleeps 10 s: the holder keeps the folder for a minute (killed when done)
+    control = write_control(tmp_path / "control.json", sleep_s=10, marker_dir=str(tmp_path / "m"))
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(out), str(control)],
@@ -194,6 +195,12 @@ def test_second_concurrent_run_into_a_folder_is_refused_naming_the_holder(
         assert time.monotonic() - start < 5  # at once, not after the holder finishes
         text = str(caught.value)
         assert "\n" not in text and str(out) in text and f"pid {holder.pid}" in text, text
+        # the command line: one line, exit 2, and nothing written (not even Hydra's .hydra/)
+        code, _, err = cli("run", "terrain=qarachogh_coarse", "days=2", "replicates=1",
+                           f"hydra.run.dir={out}")
+        line = one_line_error(err)
+        assert code == 2 and f"pid {holder.pid}" in line and "hydra.run.dir" in line, line
+        assert not (out / ".hydra").exists() and not (out / "config.yaml").exists()
     finally:
         os.killpg(holder.pid, signal.SIGTERM)
         holder.communicate(timeout=30)

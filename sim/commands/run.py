@@ -1,8 +1,9 @@
 """`gapsim run`: one scenario, `replicates` Monte Carlo replicates, tables, figures, a summary.
 
-Why the order below: everything that describes the request (config, terrain, map) is written
-before the replicates start, so an interrupted run can be resumed and inspected; the manifest,
-summary and result figures follow once the tables are compacted.
+Why the order below: everything that describes the request (config, terrain) is written before
+the replicates start, so an interrupted run can be resumed and inspected (the terrain map is drawn
+while the first replicates run, off the path to the first job); the manifest, summary and result
+figures follow once the tables are compacted.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def run_task(cfg: DictConfig) -> int:
     data = resolved_dict(cfg)
     out_dir = output_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
+    from sim.engine.experiment import prestart
+
+    prestart(data)  # workers get ready while the terrain and the map are made
     save_config(data, out_dir)
     t0 = time.perf_counter()
     from sim.terrain.builder import get_terrain
@@ -45,12 +49,16 @@ def run_task(cfg: DictConfig) -> int:
         (figures / name).unlink(missing_ok=True)
     from sim.analysis.maps import plot_terrain_map
 
-    plot_terrain_map(terrain, figures / "map.png",
-                     title=f"Qarachogh terrain, gap {config.gap_width_km:g} km")
+    # The map is drawn while the first replicates run (it only reads the terrain).
+    drawing = _Background(plot_terrain_map, terrain, figures / "map.png",
+                          title=f"Qarachogh terrain, gap {config.gap_width_km:g} km")
 
     from sim.engine.experiment import run_from_config
 
-    result = run_from_config(data, out_dir)
+    try:
+        result = run_from_config(data, out_dir)
+    finally:
+        drawing.join()
     runs = pd.read_parquet(result.tables["runs"]) if "runs" in result.tables else pd.DataFrame()
     extra = {
         "scenario": config.scenario.name,
@@ -76,6 +84,29 @@ def run_task(cfg: DictConfig) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+class _Background:
+    """Runs a function in a thread; ``join`` waits and re-raises its exception, if any."""
+
+    def __init__(self, fn, *args, **kwargs) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                fn(*args, **kwargs)
+            except BaseException as err:  # re-raised in the caller's thread by join()
+                self._error = err
+
+        self._thread = threading.Thread(target=target, name="gapsim-background", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 #: Figures `gapsim run` draws (deleted before each run, so none is left from an earlier one).

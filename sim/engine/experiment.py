@@ -862,6 +862,26 @@ def _sequential(
 # ---------------------------------------------------------------------------------- from a config
 
 
+def prestart(config: Mapping[str, Any], runner: str = DEFAULT_RUNNER) -> None:
+    """Start the local forkserver now, so that it imports pandas, Mesa and the runner while the
+    command still builds the terrain and draws the map: the first replicate then starts as soon
+    as the engine hands it out. Does nothing for other executors or start methods.
+    """
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    try:
+        spec = executor_spec(config.get("executor"))
+    except ConfigError:
+        return  # reported when the run starts
+    if spec["name"] != "local" or spec["start_method"] != "forkserver":
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *FORKSERVER_PRELOAD, _runner_module(runner)])
+    forkserver.ensure_running()
+
+
+
 def points_from_config(config: Mapping[str, Any]) -> list[Point]:
     """The single point of a plain ``gapsim run`` config (labelled with its scenario name)."""
     return [Point(dict(config), {"scenario": config["scenario"]["name"]})]
