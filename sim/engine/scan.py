@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import scipy.stats as sps
 
@@ -33,9 +34,15 @@ Path = str | os.PathLike[str]
 
 def batches(path: Path, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """A Parquet table as record batches of at most ``BATCH_ROWS`` rows (selected columns)."""
-    dataset = ds.dataset(os.fspath(path), format="parquet")
+    # No pre-buffering (pyarrow would keep every range it read until the scan ends: memory
+    # growing with the file) and no read-ahead (up to 16 queued batches while the consumer works).
+    fmt = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
+    )
+    dataset = ds.dataset(os.fspath(path), format=fmt)
     yield from dataset.to_batches(columns=list(columns) if columns else None,
-                                  batch_size=BATCH_ROWS)
+                                  batch_size=BATCH_ROWS, batch_readahead=0,
+                                  fragment_readahead=0, use_threads=False)
 
 
 def numeric_columns(path: Path, exclude: Sequence[str] = ()) -> list[str]:
@@ -51,18 +58,37 @@ def numeric_columns(path: Path, exclude: Sequence[str] = ()) -> list[str]:
 
 
 def _moments(path: Path, by: list[str], columns: list[str]) -> pd.DataFrame:
-    """Per group and column: n, mean and M2 (sum of squared deviations), NaNs ignored."""
+    """Per group and column: n, mean and M2 (sum of squared deviations), NaNs ignored.
+
+    Each batch is aggregated by Arrow (count, mean, population variance per group), so only the
+    batch and one row per group are ever in memory; batches are merged with Chan's update.
+    """
     total: pd.DataFrame | None = None
     for batch in batches(path, [*by, *columns]):
-        frame = batch.to_pandas()
-        long = frame.melt(id_vars=by, value_vars=columns, var_name="outcome").dropna(
-            subset=["value"]
-        )
-        long["value"] = long["value"].astype(float)
-        grouped = long.groupby([*by, "outcome"], sort=False, dropna=False)["value"]
-        part = grouped.agg(n="count", mean="mean")
-        part["m2"] = grouped.var(ddof=0).fillna(0.0) * part["n"]
-        total = part if total is None else _merge(total, part)
+        table = pa.Table.from_batches([batch])
+        for name in columns:  # NaN counts as missing, as in stats.t_interval
+            col = table.column(name)
+            if pa.types.is_floating(col.type):
+                col = pc.if_else(pc.is_nan(col), pa.scalar(None, col.type), col)
+            elif not pa.types.is_floating(col.type):
+                col = col.cast(pa.float64())
+            table = table.set_column(table.schema.get_field_index(name), name, col)
+        aggs = [(c, f, opts) for c in columns for f, opts in (
+            ("count", None), ("mean", None), ("variance", pc.VarianceOptions(ddof=0)))]
+        grouped = table.group_by(by, use_threads=False).aggregate(
+            [(c, f) if o is None else (c, f, o) for c, f, o in aggs]
+        ).to_pandas()
+        parts = []
+        for name in columns:
+            part = grouped[by].copy()
+            part["outcome"] = name
+            part["n"] = grouped[f"{name}_count"].astype(float)
+            part["mean"] = grouped[f"{name}_mean"].astype(float).fillna(0.0)
+            part["m2"] = grouped[f"{name}_variance"].astype(float).fillna(0.0) * part["n"]
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True).set_index([*by, "outcome"])
+        total = frame if total is None else _merge(total, frame)
+        del table, grouped
     if total is None:
         return pd.DataFrame(columns=[*by, "outcome", "n", "mean", "m2"])
     return total.reset_index()
