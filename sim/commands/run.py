@@ -73,7 +73,7 @@ def run_task(cfg: DictConfig) -> int:
     }
     write_manifest(out_dir, data, extra)
     if len(runs):
-        _figures(terrain, out_dir, figures, config.scenario.name)
+        _figures(terrain, out_dir, figures, config.scenario.name, len(runs))
         print(summary_table(runs))
     print(f"{result.done} replicates computed, {result.skipped} resumed, {result.failed} failed")
     print(f"output: {out_dir}")
@@ -127,16 +127,23 @@ def _save_terrain(terrain, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _figures(terrain, out_dir: Path, figures: Path, scenario: str) -> None:
+#: Figures read at most this many replicates (the tables keep all): memory stays flat at 10^5.
+FIGURE_REPLICATES = 1000
+
+
+def _figures(terrain, out_dir: Path, figures: Path, scenario: str, replicates: int) -> None:
     """Incidents over the terrain and monthly series with bands across replicates."""
     from sim.analysis.figures import plot_monthly
     from sim.analysis.maps import plot_incident_density, plot_terrain_map
+    from sim.engine.scan import read_rows
 
-    incidents = pd.read_parquet(out_dir / "incidents.parquet")
+    cap = FIGURE_REPLICATES if replicates > FIGURE_REPLICATES else None
+    which = f"first {cap} of {replicates} replicates" if cap else "all replicates"
+    incidents = read_rows(out_dir / "incidents.parquet", below_replicate=cap)
     if len(incidents):
         plot_terrain_map(terrain, figures / "incidents_map.png", incidents=incidents,
-                         title=f"{scenario}: incidents, all replicates")
+                         title=f"{scenario}: incidents, {which}")
         plot_incident_density(terrain, incidents, figures / "incident_density.png",
-                              title=f"{scenario}: incidents per km2 per replicate")
-    ts = pd.read_parquet(out_dir / "timeseries.parquet")
-    plot_monthly(ts, figures / "monthly.png", title=scenario)
+                              title=f"{scenario}: incidents per km2 per replicate ({which})")
+    ts = read_rows(out_dir / "timeseries.parquet", below_replicate=cap)
+    plot_monthly(ts, figures / "monthly.png", title=scenario if not cap else f"{scenario} ({which})")
