@@ -92,6 +92,8 @@ def _files(root: Path) -> int:
 def one(n: int, out: Path) -> dict[str, Any]:
     """Run ``n`` synthetic replicates into ``out`` (this process is the driver)."""
     sys.path.insert(0, str(HERE))
+    import pandas  # noqa: F401 - as in `gapsim run`, whose driver has pandas loaded already
+
     from sim.engine.experiment import Point, run_experiment
 
     config = {"seed": 1, "crn": True, "days": 365, "scenario": {"name": "bench"}, "model": {}}
