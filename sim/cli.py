@@ -9,13 +9,14 @@ directory is checked; only then does Hydra take over (run directory, multirun, l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, RunError
 
 USAGE = """usage: gapsim <command> [key=value ...]
 
@@ -99,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"gapsim: error: {improve(err)}", file=sys.stderr)
         return 2
+    except RunError as err:
+        if debug:
+            raise
+        print(f"gapsim: error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt as err:
         print(f"gapsim: {err or 'interrupted'}", file=sys.stderr)
         return 130
@@ -169,7 +175,28 @@ def _hydra_command(command: str, rest: list[str]) -> int:
 
             validate_sweep(config, variant)
     _check_output_dir(hydra_over, multirun, command)
-    return _run_hydra(command, overrides, hydra_over, multirun)
+    with _output_dir_lock(hydra_over, multirun):
+        return _run_hydra(command, overrides, hydra_over, multirun)
+
+
+@contextlib.contextmanager
+def _output_dir_lock(hydra_over: list[str], multirun: bool) -> Iterator[None]:
+    """Hold a named run folder's lock before Hydra writes its ``.hydra/`` there (see lock.py)."""
+    from sim.engine import lock
+
+    target = next((v for k, _, v in (o.partition("=") for o in hydra_over)
+                   if k == "hydra.run.dir" and v and "${" not in v), None)
+    if multirun or target is None:
+        yield
+        return
+    try:
+        lock.acquire(target)
+    except RunError as err:
+        raise ConfigError("hydra.run.dir", target, f"{err.problem}; {err.fix}") from None
+    try:
+        yield
+    finally:
+        lock.release(target)
 
 
 def _check_output_dir(hydra_over: list[str], multirun: bool, command: str) -> None:

@@ -28,3 +28,30 @@ class ConfigError(ValueError):
     def __str__(self) -> str:
         text = f"{self.key}={self.value!r}: {self.allowed}"
         return " ".join(text.split("\n"))
+
+
+class RunError(Exception):
+    """A run cannot go on for a reason outside its configuration: one line naming the file or
+    folder, what is wrong with it and the fix (the CLI prints it without a traceback).
+
+    Why a second type: bad *input* exits 2 before anything is written (``ConfigError``); these
+    happen to a valid request (a full disk, a folder another run holds, a damaged file) and carry
+    their own exit code: 2 when the request itself must change (another folder), 1 otherwise.
+
+    Args:
+        path: the file or folder concerned.
+        problem: what is wrong with it.
+        fix: what to do about it.
+        exit_code: 1 (the run failed; fix and rerun) or 2 (choose differently).
+    """
+
+    def __init__(self, path: Any, problem: str, fix: str, *, exit_code: int = 1) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        self.exit_code = exit_code
+        super().__init__(self.path, problem, fix)
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.problem}; {self.fix}"
+        return " ".join(text.split("\n"))

@@ -31,6 +31,7 @@ from sim.engine.experiment import (
     run_id,
 )
 from sim.engine.reproduce import compare_tables
+from sim.engine.store import completed_replicates
 from sim.errors import ConfigError
 from tests.conftest import group_gone
 
@@ -47,12 +48,17 @@ def two_points(control: Path | None = None, days: int = 20) -> list[Point]:
 
 
 def runs_shards(out: Path) -> dict[str, int]:
-    """Runs shards by run id, with their modification times (ns)."""
+    """Runs files of the bundles on disk, with their modification times (ns)."""
     return {
         p.stem: p.stat().st_mtime_ns
         for p in (out / "shards" / "runs").rglob("*.parquet")
         if not p.name.startswith("_")
     }
+
+
+def n_complete(out: Path) -> int:
+    """Replicates complete on disk (bundles and journal), whatever their point."""
+    return sum(len(reps) for reps in completed_replicates(out).values())
 
 
 # ------------------------------------------------------------------------------------- identities
@@ -88,7 +94,7 @@ def test_bad_settings_raise_config_error_and_write_nothing(tmp_path: Path) -> No
     cases = [
         ({"replicates": 0}, "replicates"),
         ({"replicates": 2, "workers": -1}, "workers"),
-        ({"replicates": 2, "executor": "slurm"}, "executor"),
+        ({"replicates": 2, "executor": "pbs"}, "executor"),
         ({"replicates": 2, "executor": {"name": "local", "start_method": "fork"}}, "start_method"),
         ({"replicates": 2, "precision": -0.1}, "precision"),
         ({"replicates": 2, "precision": 0.1, "min_replicates": 20, "max_replicates": 5}, "max_"),
@@ -193,9 +199,9 @@ def test_sweep_labels_and_layout(tmp_path: Path) -> None:
         "run_id",
     ]
     assert list(runs.design_point) == [0, 0, 1, 1, 2, 2]
-    shard = tmp_path / "shards" / "runs" / "sweep" / "dp-1" / f"{runs.run_id[2]}.parquet"
-    assert shard.exists()
-    assert pd.read_parquet(tmp_path / "shards" / "runs").shape[0] == 6  # no hive clash
+    bundles = list((tmp_path / "shards" / "runs").glob("*.parquet"))
+    assert len(bundles) == 1  # one bundle holds every replicate of every point
+    assert pd.read_parquet(bundles[0]).shape[0] == 6
 
 
 def test_run_from_config(tmp_path: Path) -> None:
@@ -220,7 +226,9 @@ def test_failed_replicate_is_recorded_and_retried(tmp_path: Path) -> None:
     assert failure.replicate == 2 and failure.recorded
     assert failure.exception_type == "builtins.RuntimeError"
     assert "injected failure in replicate 2" in failure.describe()
-    record = json.loads((out / "shards" / "failures" / f"{failure.run_id}.json").read_text())
+    log = (out / "shards" / "failures" / "log.jsonl").read_text().splitlines()
+    record = json.loads(log[-1])
+    assert record["run_id"] == failure.run_id
     assert record["status"] == "failed" and record["labels"] == {"scenario": "baseline"}
     assert "Traceback" in record["traceback"] and record["replicate"] == 2
     assert sorted(pd.read_parquet(res.tables["runs"]).replicate) == [0, 1, 3, 4]
@@ -231,7 +239,7 @@ def test_failed_replicate_is_recorded_and_retried(tmp_path: Path) -> None:
 
     retried = run_experiment(points, out, retry_failed=True, **kwargs)
     assert (retried.done, retried.skipped, retried.failed) == (1, 4, 0)
-    assert not list((out / "shards" / "failures").glob("*.json"))
+    assert (out / "shards" / "failures" / "log.jsonl").read_text() == ""  # superseded: dropped
     run_experiment(points, tmp_path / "ref", **kwargs)
     assert compare_tables(out, tmp_path / "ref") == []
     assert temp_files(out) == []
@@ -268,8 +276,9 @@ def start_script(points: list[Point], out: Path, replicates: int) -> subprocess.
 
 
 def wait_for_shards(out: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Wait until ``n`` replicates are complete on disk (in the journal or in bundles)."""
     deadline = time.monotonic() + timeout
-    while len(runs_shards(out)) < n:
+    while n_complete(out) < n:
         if proc.poll() is not None:
             raise AssertionError(f"script ended early: {proc.communicate()}")
         if time.monotonic() > deadline:
@@ -294,15 +303,18 @@ def test_sigkill_mid_run_resumes_to_identical_tables(tmp_path: Path) -> None:
     wait_for_shards(out, 3, proc)
     os.killpg(proc.pid, signal.SIGKILL)  # the parent, the forkserver and the workers
     proc.wait(timeout=10)
-    time.sleep(0.2)
-    done_before = runs_shards(out)
-    assert 3 <= len(done_before) < 12
+    assert group_gone(proc.pid)
+    done_before = completed_replicates(out)  # SIGKILL leaves them in the journal
+    n_before = sum(len(r) for r in done_before.values())
+    assert 3 <= n_before < 12
 
     write_control(control, sleep_s=0.0, marker_dir=str(markers_dir))
     resumed = run_experiment(points, out, replicates=6, workers=2, progress=None, runner=RUNNER)
-    assert resumed.skipped == len(done_before) and resumed.done == 12 - len(done_before)
-    after = runs_shards(out)
-    assert {k: after[k] for k in done_before} == done_before  # completed ones not recomputed
+    # completed ones are not recomputed: exactly the others run
+    assert resumed.skipped == n_before and resumed.done == 12 - n_before
+    assert any("recovered" in note for note in resumed.notes)
+    after = completed_replicates(out)
+    assert all(done_before[p] <= after[p] for p in done_before)
     assert compare_tables(tmp_path / "ref", out) == []
     assert temp_files(out) == []
     started = markers(markers_dir)
@@ -331,8 +343,9 @@ def test_signal_interrupts_cleanly_and_resumes(
     report = json.loads(stdout.strip().splitlines()[-1])
     assert report["remaining"] > 0 and "to resume" in report["msg"]
     assert group_gone(proc.pid), "pool workers outlived the interrupted parent"
-    complete = len(runs_shards(out))
+    complete = n_complete(out)
     assert complete >= report["done"]
+    assert not list((out / "shards" / "journal").glob("*")), "Ctrl-C writes what it buffered"
 
     write_control(control, sleep_s=0.0)
     resumed = run_experiment(points, out, replicates=8, workers=2, progress=None, runner=RUNNER)

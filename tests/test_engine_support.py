@@ -27,6 +27,10 @@ from sim.rng import KeyedRandom, scenario_salt
 TESTS_DIR = Path(__file__).resolve().parent
 RUNNER = "test_engine_support:controlled_replicate"
 
+#: The stand-in model's version (the engine reads ``MODEL_VERSION`` from the runner's module or
+#: its packages, as it does ``sim.model.MODEL_VERSION`` for the real runner).
+MODEL_VERSION = 1
+
 
 def base_config(days: int = 20, scenario: str = "baseline", **extra: Any) -> dict[str, Any]:
     """A small resolved config for the stub runner (run every engine test with ``RUNNER``)."""
@@ -52,7 +56,9 @@ def base_config(days: int = 20, scenario: str = "baseline", **extra: Any) -> dic
 
 
 def write_control(path: Path, **control: Any) -> Path:
-    """(Re)write a control file: ``sleep_s``, ``fail`` (replicate ids), ``marker_dir``."""
+    """(Re)write a control file: ``sleep_s``, ``sleep_per_day_s``, ``fail`` (replicate ids),
+    ``marker_dir`` (one file per call, named ``<replicate>-<pid>-<random>``; ``stamp``: the
+    file holds the wall-clock time of the call)."""
     path.write_text(json.dumps(control), encoding="utf-8")
     return path
 
@@ -110,11 +116,28 @@ def controlled_replicate(config: dict[str, Any], replicate: int) -> Any:
     marker_dir = control.get("marker_dir")
     if marker_dir:
         Path(marker_dir).mkdir(parents=True, exist_ok=True)
-        (Path(marker_dir) / f"{replicate}-{os.getpid()}-{uuid.uuid4().hex[:8]}").touch()
+        marker = Path(marker_dir) / f"{replicate}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        marker.write_text(repr(time.time()))
     if replicate in control.get("fail", []):
         raise RuntimeError(f"injected failure in replicate {replicate}")
-    time.sleep(float(control.get("sleep_s", 0.0)))
+    days = int(config.get("days", 0))
+    time.sleep(float(control.get("sleep_s", 0.0)) + days * float(control.get("sleep_per_day_s", 0)))
     return stub_replicate(config, replicate)
+
+
+def node_replicate(config: dict[str, Any], replicate: int) -> Any:
+    """The stub runner, adding a ``node`` column: the Ray node it ran on ("local" outside Ray)."""
+    out = controlled_replicate(config, replicate)
+    node = "local"
+    try:
+        import ray
+
+        if ray.is_initialized():
+            node = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
+    out.run["node"] = node
+    return out
 
 
 def markers(marker_dir: Path) -> dict[int, int]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, RunError
 
 PACKAGES = ("gapsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "hydra-core",
             "omegaconf", "ray")
@@ -38,17 +38,34 @@ SUMMARY_OUTCOMES = (
 
 
 def guarded(task: Callable[[DictConfig], int | None]) -> Callable[[DictConfig], None]:
-    """Run a Hydra task; a ConfigError becomes one line and exit 2, a result code exits."""
+    """Run a Hydra task holding its output folder's lock (one run per folder).
+
+    A ConfigError becomes one line and exit 2; a RunError (folder in use, full disk, damaged
+    file) or any other OSError one line naming the file and the fix, exit 1 (2 when the request
+    must change); a result code exits. ``debug=true`` shows the traceback instead.
+    """
 
     @functools.wraps(task)
     def wrapper(cfg: DictConfig) -> None:
+        debug = cfg.get("debug", False) or os.environ.get("GAPSIM_DEBUG", "") not in ("", "0")
         try:
-            code = task(cfg) or 0
+            with _folder_lock():
+                code = task(cfg) or 0
         except ConfigError as err:
-            if cfg.get("debug", False) or os.environ.get("GAPSIM_DEBUG", "") not in ("", "0"):
+            if debug:
                 raise
             print(f"gapsim: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
+        except RunError as err:
+            if debug:
+                raise
+            print(f"gapsim: error: {err}", file=sys.stderr)
+            raise SystemExit(err.exit_code) from None
+        except OSError as err:
+            if debug:
+                raise
+            print(f"gapsim: error: {describe_os_error(err)}", file=sys.stderr)
+            raise SystemExit(1) from None
         except KeyboardInterrupt as err:
             print(f"gapsim: {err or 'interrupted'}", file=sys.stderr)
             raise SystemExit(130) from None
@@ -56,6 +73,32 @@ def guarded(task: Callable[[DictConfig], int | None]) -> Callable[[DictConfig], 
             raise SystemExit(code)
 
     return wrapper
+
+
+def _folder_lock() -> contextlib.AbstractContextManager[Any]:
+    """The output folder's lock inside a Hydra job (nothing outside one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from sim.engine.lock import run_dir_lock
+
+    if not HydraConfig.initialized():
+        return contextlib.nullcontext()
+    return run_dir_lock(output_dir())
+
+
+def describe_os_error(err: OSError) -> str:
+    """An OSError as one line: the file, what happened, what to do."""
+    import errno
+
+    where = err.filename or "(no file named)"
+    what = err.strerror or str(err)
+    if err.errno == errno.ENOSPC or "No space left" in str(err):
+        fix = "free space and rerun the same command (finished replicates are kept)"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "make it writable, or write elsewhere (hydra.run.dir=...)"
+    else:
+        fix = "check that file and rerun the same command"
+    return " ".join(f"{where}: {what}; {fix}".split("\n"))
 
 
 def output_dir() -> Path:
@@ -111,6 +154,8 @@ def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -
         "platform": platform.platform(),
         "versions": versions(),
         "git": git_state(),
+        "model_version": _model_version(),
+        "inputs": _inputs(data),
         "seeds": {
             "root_seed": data.get("seed"),
             "crn": data.get("crn"),
@@ -123,6 +168,21 @@ def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -
     path = out_dir / "manifest.json"
     write_text_atomic(path, json.dumps(manifest, indent=2, default=str))
     return path
+
+
+def _model_version() -> str | None:
+    """The model's version (``sim.model.MODEL_VERSION``): run ids cover it too."""
+    from sim.engine.experiment import DEFAULT_RUNNER
+    from sim.engine.identity import model_version
+
+    return model_version(DEFAULT_RUNNER)
+
+
+def _inputs(data: dict[str, Any]) -> dict[str, Any]:
+    """Input files the config names, with their SHA-256 (run ids cover their content)."""
+    from sim.engine.identity import input_digests
+
+    return input_digests(data)
 
 
 def summary_table(runs, outcomes=SUMMARY_OUTCOMES, by: str = "scenario") -> str:

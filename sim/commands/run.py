@@ -1,8 +1,9 @@
 """`gapsim run`: one scenario, `replicates` Monte Carlo replicates, tables, figures, a summary.
 
-Why the order below: everything that describes the request (config, terrain, map) is written
-before the replicates start, so an interrupted run can be resumed and inspected; the manifest,
-summary and result figures follow once the tables are compacted.
+Why the order below: everything that describes the request (config, terrain) is written before
+the replicates start, so an interrupted run can be resumed and inspected (the terrain map is drawn
+while the first replicates run, off the path to the first job); the manifest, summary and result
+figures follow once the tables are compacted.
 """
 
 from __future__ import annotations
@@ -32,24 +33,32 @@ def run_task(cfg: DictConfig) -> int:
     data = resolved_dict(cfg)
     out_dir = output_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
+    from sim.engine.experiment import prestart
+
+    prestart(data)  # workers get ready while the terrain and the map are made
     save_config(data, out_dir)
     t0 = time.perf_counter()
     from sim.terrain.builder import get_terrain
 
     terrain = get_terrain(config.terrain, config.gap_width_km)
     terrain_s = time.perf_counter() - t0
-    if not (out_dir / "terrain.npz").exists():
-        terrain.save_npz(out_dir / "terrain.npz")
+    _save_terrain(terrain, out_dir / "terrain.npz")  # derived: rewritten by every run
     figures = out_dir / "figures"
     figures.mkdir(exist_ok=True)
+    for name in FIGURES:  # a rerun must not leave another run's figure behind
+        (figures / name).unlink(missing_ok=True)
     from sim.analysis.maps import plot_terrain_map
 
-    plot_terrain_map(terrain, figures / "map.png",
-                     title=f"Qarachogh terrain, gap {config.gap_width_km:g} km")
+    # The map is drawn while the first replicates run (it only reads the terrain).
+    drawing = _Background(plot_terrain_map, terrain, figures / "map.png",
+                          title=f"Qarachogh terrain, gap {config.gap_width_km:g} km")
 
     from sim.engine.experiment import run_from_config
 
-    result = run_from_config(data, out_dir)
+    try:
+        result = run_from_config(data, out_dir)
+    finally:
+        drawing.join()
     runs = pd.read_parquet(result.tables["runs"]) if "runs" in result.tables else pd.DataFrame()
     extra = {
         "scenario": config.scenario.name,
@@ -59,31 +68,82 @@ def run_task(cfg: DictConfig) -> int:
                       "terrain": round(terrain_s, 3), **{k: round(v, 3) for k, v in result.timings.items()}},
         "jobs": {"total": result.total, "computed": result.done, "resumed": result.skipped,
                  "failed": result.failed},
+        "engine": {"point_hashes": result.identity.get("point_hashes"), "store": result.store,
+                   "notes": result.notes},
     }
     write_manifest(out_dir, data, extra)
     if len(runs):
-        _figures(terrain, out_dir, figures, config.scenario.name)
+        _figures(terrain, out_dir, figures, config.scenario.name, len(runs))
         print(summary_table(runs))
     print(f"{result.done} replicates computed, {result.skipped} resumed, {result.failed} failed")
     print(f"output: {out_dir}")
     if result.failures:
         names = ", ".join(f"replicate {f.replicate}" for f in result.failures[:10])
         print(f"gapsim: {result.failed} replicates failed ({names}); details in "
-              f"{out_dir / 'shards' / 'failures'}; rerun with retry_failed=true", file=sys.stderr)
+              f"{out_dir / 'shards' / 'failures' / 'log.jsonl'}; rerun with retry_failed=true",
+              file=sys.stderr)
         return 1
     return 0
 
 
-def _figures(terrain, out_dir: Path, figures: Path, scenario: str) -> None:
+class _Background:
+    """Runs a function in a thread; ``join`` waits and re-raises its exception, if any."""
+
+    def __init__(self, fn, *args, **kwargs) -> None:
+        import threading
+
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                fn(*args, **kwargs)
+            except BaseException as err:  # re-raised in the caller's thread by join()
+                self._error = err
+
+        self._thread = threading.Thread(target=target, name="gapsim-background", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+#: Figures `gapsim run` draws (deleted before each run, so none is left from an earlier one).
+FIGURES = ("map.png", "incidents_map.png", "incident_density.png", "monthly.png")
+
+
+def _save_terrain(terrain, path: Path) -> None:
+    """``terrain.npz``, written atomically (a temporary name cleanup recognises, then rename)."""
+    import os
+
+    from sim.engine.bundles import tmp_path
+
+    tmp = tmp_path(path)
+    try:
+        terrain.save_npz(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+#: Figures read at most this many replicates (the tables keep all): memory stays flat at 10^5.
+FIGURE_REPLICATES = 1000
+
+
+def _figures(terrain, out_dir: Path, figures: Path, scenario: str, replicates: int) -> None:
     """Incidents over the terrain and monthly series with bands across replicates."""
     from sim.analysis.figures import plot_monthly
     from sim.analysis.maps import plot_incident_density, plot_terrain_map
+    from sim.engine.scan import read_rows
 
-    incidents = pd.read_parquet(out_dir / "incidents.parquet")
+    cap = FIGURE_REPLICATES if replicates > FIGURE_REPLICATES else None
+    which = f"first {cap} of {replicates} replicates" if cap else "all replicates"
+    incidents = read_rows(out_dir / "incidents.parquet", below_replicate=cap)
     if len(incidents):
         plot_terrain_map(terrain, figures / "incidents_map.png", incidents=incidents,
-                         title=f"{scenario}: incidents, all replicates")
+                         title=f"{scenario}: incidents, {which}")
         plot_incident_density(terrain, incidents, figures / "incident_density.png",
-                              title=f"{scenario}: incidents per km2 per replicate")
-    ts = pd.read_parquet(out_dir / "timeseries.parquet")
-    plot_monthly(ts, figures / "monthly.png", title=scenario)
+                              title=f"{scenario}: incidents per km2 per replicate ({which})")
+    ts = read_rows(out_dir / "timeseries.parquet", below_replicate=cap)
+    plot_monthly(ts, figures / "monthly.png", title=scenario if not cap else f"{scenario} ({which})")

@@ -16,7 +16,7 @@ from sim.errors import ConfigError
 from sim.model.params import ModelParams, coordination_value, validate_params
 from sim.terrain.schema import TerrainConfig
 
-EXECUTORS: tuple[str, ...] = ("local", "ray")
+EXECUTORS: tuple[str, ...] = ("local", "ray", "slurm")
 START_METHODS: tuple[str, ...] = ("forkserver", "spawn")
 
 
@@ -64,6 +64,7 @@ class ExecutorConfig:
     name: str = "local"
     address: str | None = None
     start_method: str = "forkserver"
+    options: dict[str, Any] = field(default_factory=dict)  # executor-specific (slurm: submitit)
 
 
 def _key(default: Any, doc: str) -> Any:

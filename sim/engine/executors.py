@@ -1,9 +1,13 @@
 """Executors: where replicates run, behind one ``concurrent.futures``-shaped seam.
 
 Why: the orchestration (resume, failures, sequential stopping, progress) should not care whether
-jobs run in local processes or on a Ray cluster. Both executors here offer ``submit(fn, *args) ->
-Future``, ``shutdown(wait=..., cancel_futures=...)``, ``terminate()`` and the context-manager
-protocol, plus ``max_workers`` (how many jobs run at once, used to size the in-flight window).
+tasks run in local processes, on a Ray cluster or as Slurm array jobs. Every executor here offers
+``submit(fn, *args) -> Future``, ``flush()`` (hand queued tasks over: Slurm submits them as one
+array job), ``shutdown(wait=..., cancel_futures=...)``, ``terminate()`` and the context-manager
+protocol, plus ``max_workers`` (tasks that run at once), ``in_flight`` (tasks the engine keeps
+submitted) and ``task_seconds`` (how long a task should run: the engine batches replicates into
+tasks of about that length). Tasks return their results; no executor needs a shared disk for the
+results (Slurm's submitit needs one for its own job files).
 
 * ``local``: a ``ProcessPoolExecutor`` on a ``forkserver`` (default) or ``spawn`` context -- never
   ``fork``, which can deadlock when the parent runs threads (Ray, tqdm). Worker processes are reused
@@ -12,6 +16,11 @@ protocol, plus ``max_workers`` (how many jobs run at once, used to size the in-f
 * ``ray``: tasks via ``ray.remote``; connects to ``executor.address`` if given (checked with a plain
   TCP connect first, so a wrong address fails in seconds rather than hanging), else starts a local
   Ray. Ray is imported lazily and is an optional extra.
+* ``slurm``: array jobs through ``submitit`` (the ``slurm`` extra); ``executor.options`` holds
+  ``cluster`` (``slurm``, or ``local`` to run the same jobs as local processes, as the tests do),
+  ``folder`` (submitit's job files, on a disk the nodes share; default ``<run dir>/.submitit``),
+  ``task_minutes``, ``max_jobs``, and any submitit parameter (``slurm_partition``,
+  ``timeout_min``, ``mem_gb``, ``slurm_array_parallelism``, ...).
 
 Results never depend on the executor or worker count: each replicate's random streams depend only
 on (seed, replicate, purpose).
@@ -23,27 +32,38 @@ import importlib.util
 import multiprocessing
 import multiprocessing.context
 import os
+import shutil
 import signal
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, Protocol, Self
 
 from sim.errors import ConfigError
 
-EXECUTORS: tuple[str, ...] = ("local", "ray")
+EXECUTORS: tuple[str, ...] = ("local", "ray", "slurm")
 START_METHODS: tuple[str, ...] = ("forkserver", "spawn")
 RAY_MISSING = "executor=ray needs the ray extra: uv sync --extra ray"
+SLURM_MISSING = "executor=slurm needs the slurm extra (submitit): uv sync --extra slurm"
 #: Seconds allowed for reaching a Ray cluster's address.
 CONNECT_TIMEOUT_S = 10.0
+#: Target seconds per task for local processes and Ray (replicates are batched up to it).
+TASK_SECONDS = 1.0
+#: submitit settings the engine reads itself (everything else goes to ``update_parameters``).
+SLURM_OWN_OPTIONS = ("cluster", "folder", "task_minutes", "max_jobs", "poll_s")
 
 
 class Executor(Protocol):
     """The seam every executor implements (a subset of ``concurrent.futures.Executor``)."""
 
     max_workers: int
+    in_flight: int
+    task_seconds: float
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]: ...
+
+    def flush(self) -> None: ...
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
 
@@ -78,6 +98,7 @@ def executor_spec(executor: Mapping[str, Any] | str | None) -> dict[str, Any]:
     spec.setdefault("name", "local")
     spec.setdefault("address", None)
     spec.setdefault("start_method", "forkserver")
+    spec["options"] = dict(spec.get("options") or {})
     if spec["name"] not in EXECUTORS:
         raise ConfigError("executor", spec["name"], f"one of: {', '.join(EXECUTORS)}")
     if spec["start_method"] not in START_METHODS:
@@ -88,6 +109,27 @@ def executor_spec(executor: Mapping[str, Any] | str | None) -> dict[str, Any]:
         raise ConfigError("executor", "ray", RAY_MISSING)
     if spec["name"] == "ray" and spec["address"]:
         _check_reachable(str(spec["address"]))
+    if spec["name"] == "slurm":
+        if importlib.util.find_spec("submitit") is None:
+            raise ConfigError("executor", "slurm", SLURM_MISSING)
+        cluster = spec["options"].get("cluster", "slurm")
+        if cluster not in ("slurm", "local", "debug"):
+            raise ConfigError("executor.options.cluster", cluster, "slurm, local or debug")
+        if cluster == "slurm" and shutil.which("sbatch") is None:
+            raise ConfigError(
+                "executor", "slurm",
+                "no Slurm here (sbatch not found); run on a cluster's login node, or set "
+                "executor.options.cluster=local to run the same array jobs as local processes",
+            )
+        for key in ("task_minutes", "poll_s"):
+            value = spec["options"].get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                raise ConfigError(f"executor.options.{key}", value, "a number > 0")
+        value = spec["options"].get("max_jobs")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError("executor.options.max_jobs", value, "an integer >= 1")
     return spec
 
 
@@ -99,18 +141,28 @@ def check_workers(workers: int) -> int:
 
 
 def make_executor(
-    executor: Mapping[str, Any] | str | None, workers: int, preload: Sequence[str] = ()
+    executor: Mapping[str, Any] | str | None,
+    workers: int,
+    preload: Sequence[str] = (),
+    run_dir: Path | None = None,
 ) -> Executor:
     """Build the executor a spec names.
 
     Args:
-        executor: ``{"name": "local"|"ray", "address": str|None, "start_method": ...}`` or a name.
-        workers: parallel jobs (0 = all cores, or all of the Ray cluster's CPUs).
+        executor: ``{"name": "local"|"ray"|"slurm", "address": ..., "start_method": ...,
+            "options": {...}}`` or a name.
+        workers: parallel tasks (0 = all cores, all of the Ray cluster's CPUs, or ``max_jobs``).
         preload: modules a forkserver imports once, before forking workers (local only).
+        run_dir: the run folder (Slurm's default job folder lies under it).
     """
     spec = executor_spec(executor)
     if spec["name"] == "ray":
         return RayExecutor(workers=workers, address=spec["address"])
+    if spec["name"] == "slurm":
+        from sim.engine.slurm import SubmititExecutor
+
+        folder = spec["options"].get("folder") or (run_dir or Path.cwd()) / ".submitit"
+        return SubmititExecutor(workers=workers, folder=Path(folder), options=spec["options"])
     return LocalExecutor(workers=workers, start_method=spec["start_method"], preload=preload)
 
 
@@ -136,6 +188,8 @@ class LocalExecutor:
         self, workers: int = 0, start_method: str = "forkserver", preload: Sequence[str] = ()
     ) -> None:
         self.max_workers = check_workers(workers)
+        self.in_flight = 2 * self.max_workers
+        self.task_seconds = TASK_SECONDS
         context = multiprocessing.get_context(start_method)
         if preload and isinstance(context, multiprocessing.context.ForkServerContext):
             context.set_forkserver_preload(list(preload))
@@ -146,6 +200,9 @@ class LocalExecutor:
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
         """Schedule ``fn(*args)`` in a worker process."""
         return self._pool.submit(fn, *args)
+
+    def flush(self) -> None:
+        """Nothing to do: submitted tasks are already queued."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting jobs; optionally cancel queued ones and wait for running ones."""
@@ -210,10 +267,11 @@ class RayExecutor:
     """
 
     def __init__(self, workers: int = 0, address: str | None = None) -> None:
-        if not address:
-            # Under `uv run`, Ray would otherwise ship the project to every worker and rebuild its
-            # environment with `uv run` (minutes); a local Ray shares this very environment.
-            os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        # Under `uv run`, Ray would otherwise ship the project to every worker and rebuild its
+        # environment with `uv run` (minutes); a local Ray shares this very environment, and the
+        # nodes of a cluster run the same installed project (README: cluster recipe). Set the
+        # variable to 1 to have Ray build the environment on each node instead.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
             import ray
         except ImportError:
@@ -225,6 +283,8 @@ class RayExecutor:
             self._owns_session = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.max_workers = min(workers, cpus) if workers else cpus
+        self.in_flight = 2 * self.max_workers
+        self.task_seconds = TASK_SECONDS
         self._apply: Any = None
         self._refs: dict[Future[Any], Any] = {}
 
@@ -251,6 +311,9 @@ class RayExecutor:
         self._refs[future] = ref
         future.add_done_callback(lambda f: self._refs.pop(f, None))
         return future
+
+    def flush(self) -> None:
+        """Nothing to do: submitted tasks are already scheduled."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Cancel unfinished tasks if asked; shut Ray down if this executor started it."""

@@ -1,551 +1,66 @@
-"""Monte Carlo orchestration: points x replicates -> jobs -> executor -> shards -> three tables.
+"""Monte Carlo orchestration: points x replicates -> tasks -> executor -> results store -> tables.
 
-Why: every command (run, sweep, compare, validate, reproduce) needs the same machinery -- derive a
-stable id per job, skip finished jobs (resume), keep going when one replicate raises, stop cleanly
-on Ctrl-C/SIGTERM, optionally add replicates until a precision target is met, and compact the
-shards into ``runs.parquet``, ``timeseries.parquet`` and ``incidents.parquet``. The model is reached
-only through a runner named by dotted path (``sim.model.runner:run_replicate``), imported lazily in
-each worker process, so the engine knows nothing of patrols and tests can substitute a runner.
+Why: every command (run, sweep, compare, validate, reproduce) needs the same machinery -- derive
+ids that cover everything a result depends on, skip finished replicates (resume), keep going when
+one replicate raises, stop cleanly on Ctrl-C/SIGTERM, optionally add replicates until a precision
+target is met, say what a long run will cost, and compact the results into ``runs.parquet``,
+``timeseries.parquet`` and ``incidents.parquet``. The model is reached only through a runner
+named by dotted path (``sim.model.runner:run_replicate``), imported lazily in each worker, so the
+engine knows nothing of patrols and tests can substitute a runner.
 
-Determinism: a job's outputs depend only on its config and replicate id (the model derives its
-random streams from ``(seed, replicate, purpose)``), replicate ids are always ``0..n-1``, and the
-compacted tables are sorted by labels then replicate. So the tables are identical whatever the
-worker count, executor, batch sizes, or interruptions and resumes along the way.
+How a run goes: take the folder's lock (``lock``); plan the points (O(points): their hashes
+cover config, input files and model version, see ``identity``); open the store (O(shards): every
+bundle checked, a leftover journal recovered); then hand out tasks lazily -- replicates that are
+not complete, batched into tasks of about ``executor.task_seconds`` -- keeping ``in_flight``
+tasks submitted. Workers return results; the driver journals, buffers and bundles them
+(``store``). The first task starts after O(points + shards) work, whatever the replicate count.
+
+Determinism: a replicate's outputs depend only on its config and replicate id (the model derives
+its random streams from ``(seed, replicate, purpose)``), replicate ids are ``0..n-1``, and
+compaction writes rows in label-then-replicate order. So the tables are identical whatever the
+worker count, executor, task sizes, or interruptions and resumes along the way.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import importlib
-import json
 import math
 import os
-import signal
-import socket
-import threading
 import time
-import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.engine.executors import (
-    Executor,
-    available_cpus,
-    check_workers,
-    executor_spec,
-    make_executor,
-)
+from sim.engine import compaction, lock
+from sim.engine.bundles import BundleProblem
+from sim.engine.dispatch import Dispatcher, LazyExecutor, Tally, sigterm_as_interrupt, store_error
+from sim.engine.executors import check_workers, executor_spec
+from sim.engine.identity import EXECUTION_ONLY as EXECUTION_ONLY
+from sim.engine.identity import _runner_module, job_id
+from sim.engine.identity import config_hash as config_hash
+from sim.engine.identity import model_config as model_config
+from sim.engine.identity import run_id as run_id
+from sim.engine.plan import Plan
 from sim.engine.progress import Progress
-from sim.engine.store import ResultStore, ShardRef
-from sim.errors import ConfigError
+from sim.engine.results import ExperimentResult as ExperimentResult
+from sim.engine.results import Failure as Failure
+from sim.engine.results import Interrupted as Interrupted
+from sim.engine.results import Point as Point
+from sim.engine.store import ResultStore
+from sim.errors import ConfigError, RunError
 
 #: The model's entry point, ``module:function`` (imported lazily inside workers).
 DEFAULT_RUNNER = "sim.model.runner:run_replicate"
-
-#: Top-level config keys that change how a run executes, never what it computes; they are left
-#: out of run ids so that more replicates, another worker count or executor resume a run.
-EXECUTION_ONLY: frozenset[str] = frozenset(
-    {
-        "replicates",
-        "workers",
-        "executor",
-        "retry_failed",
-        "precision",
-        "min_replicates",
-        "max_replicates",
-        "debug",
-        "progress",
-        "hydra",
-        "experiment",
-        "design_size",
-        "scenarios",
-        "baseline",
-        "extra",
-    }
-)
 
 #: Heavy imports a local forkserver performs once, so that every worker forks warm: pandas (pyarrow
 #: imports it on the first array a worker builds) and Mesa (the model's framework), about 2 s per
 #: process otherwise. The runner's own module is added too. Missing modules are skipped.
 FORKSERVER_PRELOAD: tuple[str, ...] = ("pandas", "mesa")
 
+#: How often compaction may find a damaged bundle, set it aside and recompute, before giving up.
+COMPACTION_ATTEMPTS = 3
 
-# ------------------------------------------------------------------------------------ identities
 
-
-@dataclass(frozen=True)
-class Point:
-    """One configuration to replicate, with the label columns its rows carry.
-
-    Attributes:
-        config: resolved plain config dict (what the runner receives).
-        labels: extra columns on every output row: at least ``scenario`` (filled from
-            ``config["scenario"]["name"]`` when missing); sweeps add ``design_point`` and factors.
-    """
-
-    config: dict[str, Any]
-    labels: dict[str, Any] = field(default_factory=dict)
-
-
-def model_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config without execution-only keys (what determines a replicate's results)."""
-    return {k: v for k, v in config.items() if k not in EXECUTION_ONLY}
-
-
-def _canonical(obj: Any) -> Any:
-    """JSON-ready form with one spelling per value (``4.0`` and ``4`` are the same number)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        obj = obj.item()
-    if isinstance(obj, float) and math.isfinite(obj) and obj.is_integer():
-        return int(obj)
-    if isinstance(obj, str | int | float | bool) or obj is None:
-        return obj
-    return str(obj)
-
-
-def canonical_json(obj: Any) -> str:
-    """Deterministic JSON (sorted keys, no whitespace) for hashing."""
-    return json.dumps(_canonical(obj), sort_keys=True, separators=(",", ":"))
-
-
-def _sha16(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """16 hex digits identifying a point's model configuration."""
-    return _sha16(canonical_json(model_config(config)))
-
-
-def run_id(config: Mapping[str, Any], replicate: int) -> str:
-    """16 hex digits identifying one job: the model configuration plus the replicate id."""
-    return _sha16(canonical_json({"config": model_config(config), "replicate": int(replicate)}))
-
-
-@dataclass(frozen=True)
-class Job:
-    """One replicate of one point, as shipped to a worker."""
-
-    point: int
-    replicate: int
-    run_id: str
-    config_hash: str
-    config: dict[str, Any]
-    labels: dict[str, Any]
-    out_dir: str
-    runner: str
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    """What a worker reports back (small: the tables went to disk)."""
-
-    run_id: str
-    point: int
-    replicate: int
-    ok: bool
-    seconds: float
-    pid: int
-    error: dict[str, Any] | None = None
-
-
-# ---------------------------------------------------------------------------------------- worker
-
-
-@functools.cache
-def resolve_runner(path: str) -> Callable[[dict[str, Any], int], Any]:
-    """Import ``module:function`` (or ``module.function``) once per process."""
-    name = path.partition(":")[2] if ":" in path else path.rpartition(".")[2]
-    return getattr(importlib.import_module(_runner_module(path)), name)
-
-
-def _runner_module(path: str) -> str:
-    """The module part of a ``module:function`` (or ``module.function``) path."""
-    module, sep, _ = path.partition(":")
-    return module if sep else path.rpartition(".")[0]
-
-
-def run_job(job: Job) -> JobOutcome:
-    """Worker side: run one replicate, write its shards, or record its failure.
-
-    Exceptions from the runner or from writing are recorded as ``shards/failures/<run_id>.json``
-    and reported; ``KeyboardInterrupt`` and other ``BaseException`` pass through untouched.
-    """
-    start = time.perf_counter()
-    store = ResultStore(job.out_dir)
-    try:
-        output = resolve_runner(job.runner)(job.config, job.replicate)
-        provenance = {
-            "run_id": job.run_id,
-            "config_hash": job.config_hash,
-            "replicate": job.replicate,
-            "labels": job.labels,
-            "runner": job.runner,
-        }
-        store.write_replicate(job.labels, job.replicate, job.run_id, output, provenance)
-    except Exception as err:
-        record = {
-            "status": "failed",
-            "run_id": job.run_id,
-            "config_hash": job.config_hash,
-            "replicate": job.replicate,
-            "labels": job.labels,
-            "runner": job.runner,
-            "exception_type": f"{type(err).__module__}.{type(err).__qualname__}",
-            "message": str(err),
-            "traceback": traceback.format_exc(),
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-        }
-        store.write_failure(record)
-        seconds = time.perf_counter() - start
-        return JobOutcome(job.run_id, job.point, job.replicate, False, seconds, os.getpid(), record)
-    seconds = time.perf_counter() - start
-    return JobOutcome(job.run_id, job.point, job.replicate, True, seconds, os.getpid())
-
-
-# ---------------------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A job that did not complete.
-
-    Attributes:
-        run_id, replicate, labels: which job.
-        exception_type, message, traceback: what went wrong.
-        recorded: True if a failure record exists on disk (the runner raised: a plain rerun skips
-            it, ``retry_failed=True`` reruns it); False for infrastructure errors (a worker
-            process died, a Ray task was lost), which any rerun retries.
-    """
-
-    run_id: str
-    replicate: int
-    labels: dict[str, Any]
-    exception_type: str
-    message: str
-    traceback: str = ""
-    recorded: bool = True
-
-    def describe(self) -> str:
-        """One line naming the job and the error."""
-        where = ", ".join(f"{k}={v}" for k, v in self.labels.items())
-        text = self.message.strip().splitlines()[0] if self.message.strip() else ""
-        return f"{where}, replicate {self.replicate} ({self.run_id}): {self.exception_type}: {text}"
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Failure:
-        """From a failure record (``shards/failures/<run_id>.json``)."""
-        return cls(
-            run_id=str(record["run_id"]),
-            replicate=int(record["replicate"]),
-            labels=dict(record.get("labels", {})),
-            exception_type=str(record.get("exception_type", "")),
-            message=str(record.get("message", "")),
-            traceback=str(record.get("traceback", "")),
-            recorded=True,
-        )
-
-
-@dataclass
-class ExperimentResult:
-    """What ``run_experiment`` did.
-
-    Attributes:
-        out_dir: the run directory.
-        tables: compacted table paths (``runs``, ``timeseries``, ``incidents``).
-        total: jobs in the experiment (points x replicates used).
-        done: jobs computed in this call.
-        skipped: jobs already complete on disk (resumed).
-        failures: jobs that failed (this call, or recorded earlier and not retried).
-        replicates: per point, the replicate count in the tables (ids ``0..n-1``).
-        stopping: per point, the sequential-stopping decision (None without ``precision``).
-        timings: ``wall_s``, ``compact_s``, ``job_s_total``, ``job_s_mean`` (seconds).
-    """
-
-    out_dir: Path
-    tables: dict[str, Path]
-    total: int
-    done: int
-    skipped: int
-    failures: list[Failure]
-    replicates: list[int]
-    stopping: list[Any] | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> int:
-        """Number of failed jobs."""
-        return len(self.failures)
-
-    @property
-    def ok(self) -> bool:
-        """True when every job completed."""
-        return not self.failures
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped the run; every completed shard is kept.
-
-    Attributes:
-        out_dir: the run directory (rerun into it to resume).
-        done, skipped, failed: counts so far (as in ``ExperimentResult``).
-        remaining: planned jobs not completed.
-    """
-
-    def __init__(self, out_dir: Path, done: int, skipped: int, failed: int, remaining: int) -> None:
-        self.out_dir, self.done, self.skipped = out_dir, done, skipped
-        self.failed, self.remaining = failed, remaining
-        super().__init__(
-            f"interrupted: {done + skipped} replicates complete, {failed} failed, {remaining} "
-            f"remaining; rerun the same command into {out_dir} to resume"
-        )
-
-
-# ------------------------------------------------------------------------------------ orchestration
-
-
-@dataclass
-class _Tally:
-    done: int = 0
-    skipped: int = 0
-    planned: int = 0
-    failures: dict[str, Failure] = field(default_factory=dict)
-    job_seconds: float = 0.0
-
-
-class _LazyExecutor:
-    """Creates the executor on first use (a fully resumed run starts no pool and no Ray)."""
-
-    def __init__(self, spec: Mapping[str, Any], workers: int, preload: Sequence[str]) -> None:
-        self._spec, self._workers, self._preload = spec, workers, preload
-        self._executor: Executor | None = None
-
-    def get(self) -> Executor:
-        if self._executor is None:
-            self._executor = make_executor(self._spec, self._workers, self._preload)
-        return self._executor
-
-    def parallelism(self) -> int:
-        """Jobs that run at once: the executor's own count once it exists (Ray: cluster CPUs)."""
-        if self._executor is not None:
-            return max(self._executor.max_workers, 1)
-        return self._workers or available_cpus()
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-
-    def drain(self) -> None:
-        """After Ctrl-C: cancel queued jobs and let running ones finish; a second Ctrl-C kills."""
-        if self._executor is None:
-            return
-        try:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-        except KeyboardInterrupt:
-            self._executor.terminate()
-        self._executor = None
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _sortable(value: Any) -> tuple[int, Any]:
-    """Sort key for label values of mixed types (None < numbers < strings < others)."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, bool | int | float):
-        return (1, float(value))
-    if isinstance(value, str):
-        return (2, value)
-    return (3, str(value))
-
-
-class _Plan:
-    """The experiment's points, their ids and label order."""
-
-    def __init__(self, points: Sequence[Point], out_dir: Path, runner: str) -> None:
-        self.points = [self._with_scenario(p) for p in points]
-        self.out_dir, self.runner = out_dir, runner
-        self.hashes = [config_hash(p.config) for p in self.points]
-        seen: dict[str, int] = {}
-        for i, h in enumerate(self.hashes):
-            if h in seen:
-                raise ValueError(
-                    f"points {seen[h]} and {i} have the same model config (labels "
-                    f"{self.points[seen[h]].labels} and {self.points[i].labels}); drop duplicates"
-                )
-            seen[h] = i
-        self.label_keys: list[str] = []
-        for p in self.points:
-            self.label_keys += [k for k in p.labels if k not in self.label_keys]
-
-    @staticmethod
-    def _with_scenario(point: Point) -> Point:
-        if "scenario" in point.labels:
-            return point
-        name = (point.config.get("scenario") or {}).get("name", "default")
-        return Point(point.config, {"scenario": name, **point.labels})
-
-    def job(self, i: int, replicate: int) -> Job:
-        p = self.points[i]
-        return Job(
-            point=i,
-            replicate=replicate,
-            run_id=run_id(p.config, replicate),
-            config_hash=self.hashes[i],
-            config=p.config,
-            labels=p.labels,
-            out_dir=str(self.out_dir),
-            runner=self.runner,
-        )
-
-    def shard_ref(self, job: Job) -> ShardRef:
-        key = tuple(_sortable(job.labels.get(k)) for k in self.label_keys) + ((1, job.replicate),)
-        return ShardRef(job.run_id, job.replicate, job.labels, key)
-
-
-def _failure_from_exception(job: Job, err: BaseException) -> Failure:
-    return Failure(
-        run_id=job.run_id,
-        replicate=job.replicate,
-        labels=job.labels,
-        exception_type=f"{type(err).__module__}.{type(err).__qualname__}",
-        message=_infra_message(err),
-        traceback="".join(traceback.format_exception_only(err)),
-        recorded=False,
-    )
-
-
-def _infra_message(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    if isinstance(err, BrokenProcessPool):
-        text += (
-            " (a worker process died: out of memory, a crash in native code, or a script that "
-            "calls run_experiment without an `if __name__ == '__main__':` guard)"
-        )
-    return text
-
-
-def _run_jobs(
-    jobs: Sequence[Job],
-    store: ResultStore,
-    executor: _LazyExecutor,
-    tally: _Tally,
-    bar: Progress,
-    *,
-    retry_failed: bool,
-) -> None:
-    """Skip complete jobs, run the rest (twice the parallelism in flight) and tally the outcomes.
-
-    On KeyboardInterrupt: cancel queued jobs, let running ones finish (their shards count),
-    then re-raise.
-    """
-    complete = store.completed()
-    recorded = store.failures()
-    todo: list[Job] = []
-    already_failed = 0
-    for job in jobs:
-        if store.shard_path("runs", job.labels, job.run_id) in complete:
-            tally.skipped += 1
-            if job.run_id in recorded:  # a later success wins over a stale failure record
-                store.failure_path(job.run_id).unlink(missing_ok=True)
-        elif job.run_id in recorded and not retry_failed:
-            tally.failures[job.run_id] = Failure.from_record(recorded[job.run_id])
-            already_failed += 1
-        else:
-            tally.failures.pop(job.run_id, None)
-            todo.append(job)
-    tally.planned += len(jobs)
-    bar.set_total(tally.planned)
-    bar.skip(len(jobs) - len(todo) - already_failed)
-    if already_failed:
-        bar.advance(already_failed, failed=True)
-    if not todo:
-        return
-
-    pending: dict[Future[JobOutcome], Job] = {}
-    queue = iter(todo)
-
-    def fill() -> None:
-        while len(pending) < 2 * executor.parallelism():
-            job = next(queue, None)
-            if job is None:
-                return
-            try:
-                pending[executor.get().submit(run_job, job)] = job
-            except (RuntimeError, OSError) as err:  # a broken pool refuses new work
-                _collect(job, None, err, tally, bar)
-
-    try:
-        fill()
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = pending.pop(future)
-                _collect_future(job, future, tally, bar)
-            fill()
-    except KeyboardInterrupt:
-        executor.drain()
-        for future, job in pending.items():
-            if future.done() and not future.cancelled():
-                _collect_future(job, future, tally, bar, quiet=True)
-        raise
-
-
-def _collect_future(
-    job: Job, future: Future[JobOutcome], tally: _Tally, bar: Progress, quiet: bool = False
-) -> None:
-    try:
-        outcome = future.result()
-    except CancelledError:
-        return
-    except Exception as err:
-        if not quiet:
-            _collect(job, None, err, tally, bar)
-        return
-    _collect(job, outcome, None, tally, bar)
-
-
-def _collect(
-    job: Job, outcome: JobOutcome | None, err: BaseException | None, tally: _Tally, bar: Progress
-) -> None:
-    if outcome is not None and outcome.ok:
-        tally.done += 1
-        tally.job_seconds += outcome.seconds
-        bar.advance()
-        return
-    if outcome is not None and outcome.error is not None:
-        tally.job_seconds += outcome.seconds
-        tally.failures[job.run_id] = Failure.from_record(outcome.error)
-    else:
-        tally.failures[job.run_id] = _failure_from_exception(job, err or RuntimeError("lost"))
-    bar.advance(failed=True)
+# ------------------------------------------------------------------------------ the entry point
 
 
 def _validate(
@@ -590,6 +105,7 @@ def run_experiment(
     lookahead: float = 0.05,
     progress: bool | None = True,
     runner: str = DEFAULT_RUNNER,
+    store_options: Mapping[str, int] | None = None,
 ) -> ExperimentResult:
     """Run every point for ``replicates`` replicates (or until ``precision``), resumably.
 
@@ -597,9 +113,11 @@ def run_experiment(
         points: the configurations, each with its label columns.
         out_dir: run directory (shards under ``out_dir/shards``, tables in ``out_dir``).
         replicates: replicates per point (ids ``0..replicates-1``); ignored with ``precision``.
-        workers: parallel jobs (0 = all cores).
-        executor: ``config["executor"]`` (``name``, ``address``, ``start_method``) or a name.
-        retry_failed: rerun jobs with a failure record (else they are skipped and reported).
+        workers: parallel tasks (0 = all cores).
+        executor: ``config["executor"]`` (``name``, ``address``, ``start_method``, ``options``)
+            or a name (``local``, ``ray``, ``slurm``).
+        retry_failed: rerun replicates with a failure record (else they are skipped and
+            reported).
         precision: target relative 95% CI half-width; replicates are added in batches until every
             outcome of every point meets it with the Hoad-Robinson-Davies look-ahead (see
             ``stats.sequential_decision``), or ``max_replicates``.
@@ -611,71 +129,98 @@ def run_experiment(
         progress: True: a tqdm bar when stderr is a terminal, else log lines every ~10% or 30 s;
             False: log lines only; None: silent.
         runner: ``module:function`` of the replicate entry point (tests substitute their own).
+        store_options: bundle size limits (``flush_bytes``, ``flush_replicates``,
+            ``flush_chunks``; see ``store``), for benchmarks and tests.
 
     Returns:
-        Counts, failures, per-point replicate counts, table paths and timings.
+        Counts, failures, per-point replicate counts, table paths, identity and timings.
 
     Raises:
         ConfigError: invalid execution settings (nothing is written then).
-        Interrupted: Ctrl-C or SIGTERM; completed shards are kept and a rerun resumes.
+        RunError: the folder is in use by another run, or a file could not be written or read
+            (one line naming it and the fix).
+        Interrupted: Ctrl-C or SIGTERM; completed replicates are kept and a rerun resumes.
     """
     start = time.perf_counter()
     spec = _validate(replicates, workers, executor, precision, min_replicates, max_replicates)
-    plan = _Plan(points, Path(out_dir).resolve(), runner)
-    store = ResultStore(plan.out_dir)
-    store.prepare()
-    tally = _Tally()
-    lazy = _LazyExecutor(spec, workers, (__name__, *FORKSERVER_PRELOAD, _runner_module(runner)))
+    plan = Plan(points, runner)
+    folder = Path(out_dir).resolve()
+    with lock.run_dir_lock(folder):
+        store = ResultStore(folder, **dict(store_options or {}))
+        try:
+            return _run_locked(
+                plan, store, spec, start,
+                replicates=replicates, workers=workers, retry_failed=retry_failed,
+                precision=precision, min_replicates=min_replicates,
+                max_replicates=max_replicates, precision_outcomes=precision_outcomes,
+                lookahead=lookahead, progress=progress,
+            )
+        finally:
+            store.close()
+
+
+def _run_locked(
+    plan: Plan,
+    store: ResultStore,
+    spec: dict[str, Any],
+    start: float,
+    *,
+    replicates: int,
+    workers: int,
+    retry_failed: bool,
+    precision: float | None,
+    min_replicates: int,
+    max_replicates: int,
+    precision_outcomes: Sequence[str] | None,
+    lookahead: float,
+    progress: bool | None,
+) -> ExperimentResult:
     bar = Progress(0, enabled=bool(progress), silent=progress is None)
+    try:
+        store.open()
+    except OSError as err:
+        raise store_error(err, store) from None
+    for i, h in enumerate(plan.hashes):
+        store.describe(h, plan.describe(i))
+    start_counts = [replicates if precision is None else min_replicates] * len(plan.points)
+    store.notes += plan.stale_notes(store, start_counts)
+    for note in store.notes:
+        bar.note(note)
+    preload = (__name__, *FORKSERVER_PRELOAD, _runner_module(plan.runner))
+    lazy = LazyExecutor(spec, workers, preload, store.out_dir)
+    tally = Tally()
+    dispatcher = Dispatcher(plan, store, lazy, tally, bar, retry_failed=retry_failed)
     stopping = None
     try:
-        with _sigterm_as_interrupt():
-            run = functools.partial(
-                _run_jobs,
-                store=store,
-                executor=lazy,
-                tally=tally,
-                bar=bar,
-                retry_failed=retry_failed,
-            )
+        with sigterm_as_interrupt():
             if precision is None:
                 counts = [replicates] * len(plan.points)
-                run([plan.job(i, r) for i in range(len(plan.points)) for r in range(replicates)])
+                dispatcher.run([(i, 0, replicates) for i in range(len(plan.points))])
             else:
                 counts, stopping = _sequential(
-                    plan,
-                    store,
-                    run,
-                    tally,
-                    precision,
-                    min_replicates,
-                    max_replicates,
-                    precision_outcomes,
-                    lookahead,
-                    lambda: max(lazy.parallelism(), 2),
+                    plan, store, dispatcher, tally, precision, min_replicates, max_replicates,
+                    precision_outcomes, lookahead, lambda: max(lazy.parallelism(), 2),
                 )
+            lazy.close()  # idle workers hold memory; compaction needs none of them
+            compact_start = time.perf_counter()
+            tables = _compact(plan, store, dispatcher, tally, counts, bar)
+            compact_s = time.perf_counter() - compact_start
     except KeyboardInterrupt:
         lazy.drain()
         bar.close()
         remaining = tally.planned - tally.done - tally.skipped - len(tally.failures)
         raise Interrupted(
-            plan.out_dir, tally.done, tally.skipped, len(tally.failures), max(remaining, 0)
+            store.out_dir, tally.done, tally.skipped, len(tally.failures), max(remaining, 0)
         ) from None
     finally:
         lazy.close()
         bar.close()
-
-    compact_start = time.perf_counter()
-    refs = [
-        plan.shard_ref(job)
-        for i, n in enumerate(counts)
-        for job in (plan.job(i, r) for r in range(n))
-        if job.run_id not in tally.failures
-    ]
-    tables = store.compact(refs)
     end = time.perf_counter()
+    notes = list(store.notes)
+    if dispatcher.cost is not None and dispatcher.cost.estimate is not None:
+        notes.append(dispatcher.cost.estimate.line())
     return ExperimentResult(
-        out_dir=plan.out_dir,
+        out_dir=store.out_dir,
         tables=tables,
         total=sum(counts),
         done=tally.done,
@@ -685,18 +230,53 @@ def run_experiment(
         stopping=stopping,
         timings={
             "wall_s": end - start,
-            "compact_s": end - compact_start,
+            "compact_s": compact_s,
             "job_s_total": tally.job_seconds,
-            "job_s_mean": tally.job_seconds / tally.done if tally.done else math.nan,
+            "job_s_mean": tally.job_seconds / tally.replicates_timed
+            if tally.replicates_timed
+            else math.nan,
         },
+        identity=plan.identity(),
+        notes=notes,
+        store=dict(store.stats),
     )
 
 
-def _sequential(
-    plan: _Plan,
+def _compact(
+    plan: Plan,
     store: ResultStore,
-    run: Callable[[list[Job]], None],
-    tally: _Tally,
+    dispatcher: Dispatcher,
+    tally: Tally,
+    counts: Sequence[int],
+    bar: Progress,
+) -> dict[str, Path]:
+    """Compact; a bundle found damaged now is set aside and its replicates computed again."""
+    order = [(plan.hashes[i], counts[i]) for i in plan.order]
+    for attempt in range(COMPACTION_ATTEMPTS):
+        try:
+            return compaction.compact(store, order)
+        except BundleProblem as problem:
+            if attempt == COMPACTION_ATTEMPTS - 1:
+                raise RunError(
+                    problem.path, problem.reason,
+                    "delete the shards folder's damaged files and rerun the same command",
+                ) from None
+            store.reject(Path(problem.path).name.split(".")[0], problem)
+            bar.note(store.notes[-1])
+            planned, skipped, done = tally.planned, tally.skipped, tally.done
+            dispatcher.run([(i, 0, counts[i]) for i in range(len(plan.points))])
+            # the first pass counted these replicates as resumed; they were computed again
+            tally.planned, tally.skipped = planned, skipped - (tally.done - done)
+        except OSError as err:
+            raise store_error(err, store) from None
+    raise AssertionError("unreachable")
+
+
+def _sequential(
+    plan: Plan,
+    store: ResultStore,
+    dispatcher: Dispatcher,
+    tally: Tally,
     precision: float,
     min_replicates: int,
     max_replicates: int,
@@ -716,21 +296,18 @@ def _sequential(
     target = [min_replicates] * n_points
     ran = [0] * n_points
     decisions: list[StoppingDecision | None] = [None] * n_points
-    rows: dict[tuple[int, int], dict[str, Any]] = {}
     while any(d is None for d in decisions):
         open_points = [i for i in range(n_points) if decisions[i] is None]
-        run([plan.job(i, r) for i in open_points for r in range(ran[i], target[i])])
+        dispatcher.run([(i, ran[i], target[i]) for i in open_points])
         for i in open_points:
             ran[i] = target[i]
-            jobs = [plan.job(i, r) for r in range(target[i])]
-            if any(j.run_id in tally.failures for j in jobs):  # a hole: cannot judge this point
+            h = plan.hashes[i]
+            if any(job_id(h, r) in tally.failures for r in range(target[i])):  # a hole
                 decisions[i] = StoppingDecision(target[i], None, target[i], False, False)
                 continue
-            for j in jobs:
-                if (i, j.replicate) not in rows:
-                    rows[i, j.replicate] = store.read_run(j.labels, j.run_id)
-            names = outcomes or _default_outcomes(rows[i, 0], plan.label_keys, numeric_outcomes)
-            values = {o: [rows[i, r][o] for r in range(target[i])] for o in names}
+            runs = compaction.read_runs(store, h, target[i]).to_pandas()
+            names = outcomes or numeric_outcomes(runs, exclude=[*plan.label_keys, "run_id"])
+            values = {o: runs[o].tolist() for o in names}
             decision = sequential_decision(
                 values, precision, min_replicates, max_replicates, lookahead
             )
@@ -742,15 +319,27 @@ def _sequential(
     return [d.n_used if d.n_used is not None else d.n_available for d in final], final
 
 
-def _default_outcomes(
-    row: Mapping[str, Any], label_keys: Sequence[str], numeric: Callable[..., list[str]]
-) -> list[str]:
-    import pandas as pd
-
-    return numeric(pd.DataFrame([row]), exclude=[*label_keys, "run_id"])
-
-
 # ---------------------------------------------------------------------------------- from a config
+
+
+def prestart(config: Mapping[str, Any], runner: str = DEFAULT_RUNNER) -> None:
+    """Start the local forkserver now, so that it imports pandas, Mesa and the runner while the
+    command still builds the terrain and draws the map: the first replicate then starts as soon
+    as the engine hands it out. Does nothing for other executors or start methods.
+    """
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    try:
+        spec = executor_spec(config.get("executor"))
+    except ConfigError:
+        return  # reported when the run starts
+    if spec["name"] != "local" or spec["start_method"] != "forkserver":
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *FORKSERVER_PRELOAD, _runner_module(runner)])
+    forkserver.ensure_running()
+
 
 
 def points_from_config(config: Mapping[str, Any]) -> list[Point]:
@@ -785,3 +374,4 @@ def run_from_config(
     }
     kwargs.update(overrides)
     return run_experiment(points or points_from_config(config), out_dir, **kwargs)
+

@@ -11,7 +11,7 @@ import time
 from typing import Any, Self, TextIO
 
 
-def _format_duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     """``1h02m`` / ``3m05s`` / ``12s``."""
     s = int(round(seconds))
     if s >= 3600:
@@ -106,15 +106,24 @@ class Progress:
         fresh = self.count - self._initial
         eta = ""
         if fresh > 0 and self.count < self.total:
-            eta = f", ETA {_format_duration(elapsed / fresh * (self.total - self.count))}"
+            eta = f", ETA {format_duration(elapsed / fresh * (self.total - self.count))}"
         fails = f", {self.failed} failed" if self.failed else ""
         pct = 100.0 * self.count / self.total if self.total else 100.0
         print(
             f"{self._desc}: {self.count}/{self.total} ({pct:.0f}%){fails}, "
-            f"{_format_duration(elapsed)} elapsed{eta}",
+            f"{format_duration(elapsed)} elapsed{eta}",
             file=self._stream,
             flush=True,
         )
+
+    def note(self, text: str) -> None:
+        """A one-off line for the user (above the bar on a terminal); silent mode drops it."""
+        if self._silent:
+            return
+        if self._bar is not None:
+            self._bar.write(f"gapsim: {text}", file=self._stream)
+        else:
+            print(f"gapsim: {text}", file=self._stream, flush=True)
 
     def close(self) -> None:
         """Finish the bar, or print a final line if anything happened since the last one."""

@@ -31,6 +31,17 @@ def _read_yaml(path: Path) -> Any:
     return load_yaml(path, "Hydra job record")  # bounded and safe (a sweep folder is input too)
 
 
+def _job_number(num: Any, hydra_yaml: Path) -> int | None:
+    if num is None:
+        return None
+    try:
+        return int(num)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "collect", str(hydra_yaml), f"hydra.job.num is {num!r}, not a multirun job number"
+        ) from None
+
+
 def _value_at(config: dict[str, Any], key: str) -> Any:
     node: Any = config
     for part in key.split("."):
@@ -59,13 +70,24 @@ def collect_multirun(root: str | os.PathLike[str], table: str = "runs") -> pd.Da
     if not root.is_dir():
         raise ConfigError("collect", str(root), "not a directory")
     jobs = _job_dirs(root)
+    if root.resolve() in {j.resolve() for j in jobs} or (root / "shards").is_dir():
+        raise ConfigError(
+            "collect",
+            str(root),
+            "is the folder of a single run, not a multirun; collect gathers the numbered job "
+            "folders of a multirun: give its hydra.sweep.dir (e.g. results/multirun/<timestamp>)",
+        )
     if not jobs:
         raise ConfigError("collect", str(root), "holds no Hydra job directories (.hydra/)")
     records = []
     for job in jobs:
         overrides = _read_yaml(job / ".hydra" / "overrides.yaml") or []
         hydra = _read_yaml(job / ".hydra" / "hydra.yaml") or {}
-        num = ((hydra.get("hydra") or {}).get("job") or {}).get("num")
+        if not isinstance(hydra, dict) or not isinstance(overrides, list):
+            raise ConfigError("collect", str(job / ".hydra"), "holds no Hydra job record; "
+                              "rerun that job or remove its folder")
+        num = _job_number(((hydra.get("hydra") or {}).get("job") or {}).get("num"),
+                          job / ".hydra" / "hydra.yaml")
         records.append((job, overrides, num))
     swept = _swept_keys([r[1] for r in records])
     parts = []
@@ -77,10 +99,14 @@ def collect_multirun(root: str | os.PathLike[str], table: str = "runs") -> pd.Da
                 str(job),
                 f"has no {table}.parquet (job failed or unfinished; rerun the multirun to finish)",
             )
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as err:  # pyarrow's errors derive from these
+            raise ConfigError("collect", str(path), f"cannot be read ({type(err).__name__}); "
+                              "rerun that job (same command, same hydra.sweep.dir)") from None
         config = _read_yaml(job / "config.yaml") or _read_yaml(job / ".hydra" / "config.yaml")
         at = list(frame.columns).index("scenario") + 1 if "scenario" in frame.columns else 0
-        frame.insert(at, "design_point", int(num) if num is not None else position)
+        frame.insert(at, "design_point", num if num is not None else position)
         for i, key in enumerate(swept):
             frame.insert(at + 1 + i, key, _value_at(config or {}, key))
         parts.append(frame)
