@@ -28,6 +28,7 @@ commands:
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
   calibrate   gapsim calibrate DIR [write=true]: accept/rank a calibration sweep's parameter sets
+  discover    gapsim discover DIR outcome=incidents threshold=20: PRIM boxes of a finished sweep
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
   dashboard   interactive browser dashboard on 127.0.0.1 (port=8765, host=127.0.0.1)
 
@@ -71,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
             from sim.commands.calibrate import calibrate_command
 
             return calibrate_command(rest)
+        if command == "discover":
+            from sim.commands.discover import discover_command
+
+            return discover_command(rest)
         if command in HYDRA_COMMANDS:
             return _hydra_command(command, rest)
-        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect', 'calibrate'))}")
+        raise ConfigError("command", command, f"must be one of {', '.join((*HYDRA_COMMANDS, 'reproduce', 'collect', 'calibrate', 'discover'))}")
     except ConfigError as err:
         if debug:
             raise
@@ -129,21 +134,11 @@ def sweep_variants(overrides: list[str]) -> list[list[str]]:
 
 
 def _hydra_command(command: str, rest: list[str]) -> int:
-    from sim.config.load import load_config
+    from sim.commands.common import check_request
 
     multirun, overrides, hydra_over = split_args(rest)
     for variant in sweep_variants(overrides) if multirun else [overrides]:
-        _, config = load_config(variant)
-        if command == "compare":
-            from sim.commands.compare import validate_request
-
-            names, _ = validate_request(config)
-            for name in names:
-                load_config([*variant, f"scenario={name}"])
-        if command == "sweep":
-            from sim.commands.sweep import validate_request as validate_sweep
-
-            validate_sweep(config, variant)
+        check_request(command, variant)
     _check_output_dir(hydra_over, multirun, command)
     return _run_hydra(command, overrides, hydra_over, multirun)
 
