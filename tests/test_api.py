@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -158,3 +157,28 @@ def test_evaluate_in_a_pool_of_two_matches_gapsim_run(tmp_path) -> None:
             stored = runs.loc[r, key]
             assert stored == value or (pd.isna(stored) and pd.isna(value)), f"replicate {r}: {key}"
     assert rows[0] != rows[1], "two replicates draw different random numbers"
+
+
+def test_ema_workbench_calls_evaluate_directly() -> None:
+    from sim.experiments.discover import quiet_ema
+
+    with quiet_ema():
+        from ema_workbench import (
+            Constant,
+            IntegerParameter,
+            Model,
+            ScalarOutcome,
+            perform_experiments,
+        )
+
+        model = Model("gapsim", function=api.evaluate)
+        model.uncertainties = [IntegerParameter("model__n_fighters", 50, 150)]
+        model.constants = [Constant("days", 5), Constant("gap_width_km", 4.0),
+                           Constant("terrain", "qarachogh_coarse")]
+        model.outcomes = [ScalarOutcome("incidents"), ScalarOutcome("fighters_final")]
+        experiments, outcomes = perform_experiments(model, 2)  # EMA's sequential evaluator
+    assert len(outcomes["fighters_final"]) == 2
+    first = int(experiments.loc[0, "model__n_fighters"])
+    direct = api.evaluate(model__n_fighters=first, days=5, gap_width_km=4.0, **COARSE)
+    assert outcomes["fighters_final"][0] == direct["fighters_final"]
+    assert outcomes["incidents"][0] == direct["incidents"]

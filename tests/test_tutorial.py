@@ -16,7 +16,9 @@ def jupyter_env(monkeypatch):
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
 
 
+@pytest.mark.slow
 def test_tutorial_notebook_runs_top_to_bottom(tmp_path, jupyter_env) -> None:
+    # budget: about 1-2 minutes on 2 idle cores (the notebook states its own runtime)
     import nbformat
     from nbclient import NotebookClient
 

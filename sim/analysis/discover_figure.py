@@ -37,9 +37,11 @@ def _tradeoff(ax: plt.Axes, box: Box, cmap) -> plt.cm.ScalarMappable:
     row = t[t["id"] == box.trajectory_id].iloc[0]
     ax.scatter([row["coverage"]], [row["density"]], s=150, facecolors="none",
                edgecolors="crimson", linewidths=2, zorder=3)
+    left = row["coverage"] > 0.5  # label on the side with room
     ax.annotate(f"box {box.number} (id {box.trajectory_id})\ncoverage {row['coverage']:.0%}, "
                 f"density {row['density']:.0%}", (row["coverage"], row["density"]),
-                xytext=(-12, -28), textcoords="offset points", ha="right", fontsize=8,
+                xytext=(-14 if left else 14, -30 if row["density"] > 0.5 else 24),
+                textcoords="offset points", ha="right" if left else "left", fontsize=8,
                 color="crimson", arrowprops={"arrowstyle": "-", "color": "crimson", "lw": 0.8})
     ax.set_xlim(0, 1.05)
     ax.set_ylim(0, 1.05)
@@ -107,13 +109,12 @@ def plot_discovery(d: Discovery, path: Path, x: pd.DataFrame | None = None) -> l
     height = max(3.6, 0.55 * max((len(b.limits) for b in d.boxes), default=1) + 2.4)
     fig, axes = plt.subplots(rows, 2, figsize=(12.5, height * rows + 0.9), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 1.25]}, layout="constrained")
-    mappable = None
     for r, box in enumerate(d.boxes):
         mappable = _tradeoff(axes[r, 0], box, cmap)
-        _limits(axes[r, 1], box, d, x)
-    if mappable is not None:
-        bar = fig.colorbar(mappable, ax=axes[:, 0].tolist(), shrink=0.8, pad=0.02)
+        top = int(max(box.trajectory["res_dim"].max(), 1))
+        bar = fig.colorbar(mappable, ax=axes[r, 0], ticks=range(top + 1), shrink=0.9, pad=0.02)
         bar.set_label("factors restricted")
+        _limits(axes[r, 1], box, d, x)
     lines = [d.sentence(b) for b in d.boxes] or [f"{d.condition()}: no box found"]
     head = f"Scenario discovery (PRIM): {d.of_interest} of {d.cases} {d.on} have {d.condition()}"
     wrapped = "\n".join(textwrap.fill(t, 130) for t in [head, *lines])

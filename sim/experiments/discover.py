@@ -42,6 +42,10 @@ from sim.errors import ConfigError
 PERIOD_DAYS: dict[str, float] = {"day": 1.0, "week": 7.0, "month": 365.25 / 12,
                                  "quarter": 365.25 / 4, "year": 365.25}  # fmt: skip
 DIRECTIONS: tuple[str, ...] = ("above", "below")
+#: A later box is looked for only while this many cases of interest (and this share of them) lie
+#: outside the earlier boxes: PRIM on a handful of leftovers finds noise.
+MIN_LEFT = 5
+MIN_LEFT_SHARE = 0.1
 CASES: tuple[str, ...] = ("runs", "points")
 
 
@@ -370,7 +374,8 @@ def discover(table: pd.DataFrame, factors: Sequence[str], outcome: str, threshol
         on: ``runs`` (each replicate is a case) or ``points`` (design-point means).
         boxes: look for up to this many boxes, each among the cases outside the earlier ones.
         box: report this trajectory id for the first box instead of the rule's choice.
-        resamples: PRIM reruns on random halves to score each limit's reproducibility (0: none).
+        resamples: PRIM reruns on random halves to score each limit's reproducibility (0: none;
+            first box only: EMA Workbench 3.0 indexes the cases of a later box wrongly there).
 
     Raises:
         ConfigError: a threshold that no case (or every case) crosses.
@@ -398,8 +403,8 @@ def discover(table: pd.DataFrame, factors: Sequence[str], outcome: str, threshol
         for number in range(1, max(int(boxes), 1) + 1):
             candidate = finder.find_box()  # first drops the cases inside the earlier boxes
             left = int(y[finder.yi_remaining].sum())
-            if candidate is None or left < 2:
-                break
+            if candidate is None or (number > 1 and left < max(MIN_LEFT, MIN_LEFT_SHARE * hits)):
+                break  # the earlier boxes hold (nearly) every case of interest
             traj = candidate.peeling_trajectory[["id", "coverage", "density", "mass", "res_dim",
                                                  "n", "k"]].copy()  # fmt: skip
             traj["max_qp"] = [_max_qp(candidate, i) for i in range(len(traj))]
@@ -415,7 +420,7 @@ def discover(table: pd.DataFrame, factors: Sequence[str], outcome: str, threshol
                     break  # nothing clear left to find
             candidate.select(chosen)
             reproduce = None
-            if resamples > 0:
+            if resamples > 0 and number == 1:  # EMA 3.0 resamples later boxes with wrong indices
                 scores = candidate.resample(chosen, iterations=int(resamples), rng=seed + number)
                 reproduce = {str(k): float(v) for k, v in scores["reproduce coverage"].items()}
             row = traj.loc[chosen]
