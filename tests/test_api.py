@@ -132,6 +132,14 @@ def test_model_is_built_from_the_same_words() -> None:
         api.model(gap_width_km=99)
 
 
+def test_a_model_run_to_the_end_is_the_replicate_evaluate_runs() -> None:
+    model = api.model(gap_width_km=3, days=3, replicate=1, **COARSE)
+    model.run()
+    expected = api.evaluate(gap_width_km=3, days=3, replicate=1, **COARSE)
+    pd.testing.assert_series_equal(pd.Series(model.outcomes(), dtype=object),
+                                   pd.Series(expected, dtype=object))  # NaN equals NaN here
+
+
 def test_evaluate_refuses_words_that_do_not_apply_to_one_replicate() -> None:
     with pytest.raises(ConfigError, match="replicates"):
         api.evaluate(replicates=5)
