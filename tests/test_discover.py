@@ -15,10 +15,12 @@ from sim.cli import main
 from sim.experiments.discover import Limit, choose, phrase
 
 
-def planted_sweep(root: Path, n_points: int = 150, replicates: int = 2, seed: int = 3) -> Path:
+def planted_sweep(root: Path, n_points: int = 150, replicates: int = 2, seed: int = 3,
+                  flip: float = 0.0) -> Path:
     """A sweep directory whose incidents exceed 20 per quarter exactly when the gap is wider than
-    3.2 km and coordination is below 2 (jcc), with replicate noise that never crosses the line;
-    the other factors (a model parameter, a categorical one) change nothing."""
+    3.2 km and coordination is below 2 (jcc), with replicate noise that never crosses the line
+    (except in a share ``flip`` of the runs, which land on the other side); the other factors (a
+    model parameter, a categorical one) change nothing."""
     rng = np.random.default_rng(seed)
     points = pd.DataFrame({
         "gap_width_km": rng.uniform(0, 10, n_points),
@@ -30,7 +32,8 @@ def planted_sweep(root: Path, n_points: int = 150, replicates: int = 2, seed: in
     rows = []
     for p, row in points.iterrows():
         for r in range(replicates):
-            per_quarter = (30.0 if inside[p] else 10.0) + rng.uniform(-5, 5)
+            high = bool(inside[p]) != bool(rng.uniform() < flip)
+            per_quarter = (30.0 if high else 10.0) + rng.uniform(-5, 5)
             rows.append({"scenario": "status_quo_2019", "design_point": p, **row.to_dict(),
                          "replicate": r, "run_id": f"{p:04d}{r}",
                          "incidents": int(round(per_quarter * 4)), "gap_control": rng.uniform()})
@@ -80,6 +83,7 @@ def test_api_discover_on_design_point_means_and_below(tmp_path) -> None:
     assert found.threshold == pytest.approx(np.percentile(
         pd.read_parquet(sweep / "sweep.parquet").groupby("design_point")["incidents"].mean(), 50))
     assert found.boxes and found.condition().startswith("mean incidents stay below ")
+    assert found.condition().endswith(" in 365 days (the 50th percentile)")
     assert (sweep / "discovery" / "incidents_below_p50_points" / "discovery.png").is_file()
 
 
@@ -109,7 +113,26 @@ def test_bad_input_gets_one_line_and_exit_2(args, needle, tmp_path, capsys) -> N
     assert not (sweep / "discovery").exists(), "nothing is written for a bad request"
 
 
-def test_the_box_rule_prefers_dense_significant_boxes_with_enough_coverage() -> None:
+def test_simplifying_drops_the_insignificant_limits_of_a_dense_box(tmp_path) -> None:
+    sweep = planted_sweep(tmp_path, n_points=200, flip=0.1)  # noise makes PRIM over-peel
+    common = {"per": "quarter", "resamples": 0, "verbose": False}
+    first = api.discover(sweep, "incidents", 20, out=tmp_path / "a", **common)
+    peeled = first.boxes[0].trajectory
+    last = int(peeled.loc[peeled["from_id"].isna(), "id"].max())  # PRIM's densest, last peel
+    raw = api.discover(sweep, "incidents", 20, box=last, simplify=False, out=tmp_path / "b",
+                       **common)  # fmt: skip
+    simple = api.discover(sweep, "incidents", 20, box=last, out=tmp_path / "c", **common)
+    raw_factors = {lim.factor for lim in raw.boxes[0].limits}
+    kept = {lim.factor for lim in simple.boxes[0].limits}
+    assert kept == {"gap_width_km", "coordination"} and kept < raw_factors
+    assert {d.split()[0] for d in simple.boxes[0].dropped} >= raw_factors - kept
+    gap = next(lim for lim in simple.boxes[0].limits if lim.factor == "gap_width_km")
+    assert gap.high is None and gap.low >= 2.7, "only the insignificant side is dropped"
+    assert all(lim.qp <= 0.05 for lim in simple.boxes[0].limits) and simple.boxes[0].significant
+    assert not raw.boxes[0].significant
+
+
+def test_the_box_rule_balances_coverage_and_density_among_significant_boxes() -> None:
     t = pd.DataFrame({
         "id": [0, 1, 2, 3, 4],
         "coverage": [1.0, 0.9, 0.8, 0.6, 0.3],
@@ -117,11 +140,15 @@ def test_the_box_rule_prefers_dense_significant_boxes_with_enough_coverage() -> 
         "res_dim": [0, 1, 2, 3, 3],
         "max_qp": [np.nan, 1e-6, 1e-4, 0.2, 1e-3],
     })  # fmt: skip
-    assert choose(t, min_coverage=0.5, alpha=0.05) == (2, True, "")  # 3 is denser, not significant
-    assert choose(t, min_coverage=0.25, alpha=0.05)[0] == 4
+    # harmonic means of coverage and density: 0.64, 0.80, 0.74 (not significant), 0.46
+    assert choose(t, min_coverage=0.5, alpha=0.05) == (2, True, "")
+    assert choose(t, min_coverage=0.25, alpha=0.05)[0] == 2, "not the densest (4): too little coverage"
     chosen, significant, note = choose(t, min_coverage=0.5, alpha=1e-7)
     assert chosen == 1 and not significant and "weakest limit" in note
-    assert choose(t, min_coverage=0.5, alpha=0.05, share_left=0.5)[0] == 4  # coverage of what is left
+    assert choose(t, min_coverage=0.85, alpha=0.05)[0] == 1
+    assert choose(t, min_coverage=0.85, alpha=0.05, share_left=0.9)[0] == 2  # coverage of what is left
+    chosen, _, note = choose(t, min_coverage=0.95, alpha=0.05)
+    assert chosen == 1 and "largest coverage" in note
 
 
 def test_limits_in_words() -> None:

@@ -32,13 +32,23 @@ def _tradeoff(ax: plt.Axes, box: Box, cmap) -> plt.cm.ScalarMappable:
     t = box.trajectory
     top = int(max(t["res_dim"].max(), 1))
     norm = matplotlib.colors.BoundaryNorm(np.arange(-0.5, top + 1.5), cmap.N)
-    points = ax.scatter(t["coverage"], t["density"], c=t["res_dim"], cmap=cmap, norm=norm, s=22,
-                        edgecolors="none", zorder=2)
+    peel = t[t["from_id"].isna()]
+    points = ax.scatter(peel["coverage"], peel["density"], c=peel["res_dim"], cmap=cmap, norm=norm,
+                        s=22, edgecolors="none", zorder=2, label="peeling trajectory")
+    dropped = t[t["from_id"].notna()]
+    if len(dropped):  # the chosen box's insignificant limits dropped one by one
+        chain = pd.concat([t[t["id"] == box.start_id], dropped])
+        ax.plot(chain["coverage"], chain["density"], color="0.35", lw=0.9, ls="--", zorder=1)
+        ax.scatter(dropped["coverage"], dropped["density"], c=dropped["res_dim"], cmap=cmap,
+                   norm=norm, s=60, marker="D", edgecolors="0.2", linewidths=0.6, zorder=2,
+                   label="insignificant limits dropped")
+        ax.legend(loc="lower left", fontsize=7, frameon=False)
     row = t[t["id"] == box.trajectory_id].iloc[0]
     ax.scatter([row["coverage"]], [row["density"]], s=150, facecolors="none",
                edgecolors="crimson", linewidths=2, zorder=3)
     left = row["coverage"] > 0.5  # label on the side with room
-    ax.annotate(f"box {box.number} (id {box.trajectory_id})\ncoverage {row['coverage']:.0%}, "
+    ax.annotate(f"box {box.number} (id {box.trajectory_id}, from {box.start_id})\n"
+                f"coverage {row['coverage']:.0%}, "
                 f"density {row['density']:.0%}", (row["coverage"], row["density"]),
                 xytext=(-14 if left else 14, -30 if row["density"] > 0.5 else 24),
                 textcoords="offset points", ha="right" if left else "left", fontsize=8,
@@ -55,6 +65,10 @@ def _tradeoff(ax: plt.Axes, box: Box, cmap) -> plt.cm.ScalarMappable:
 def _limits(ax: plt.Axes, box: Box, d: Discovery, x: pd.DataFrame | None) -> None:
     lims = list(box.limits)
     ax.set_title(f"Box {box.number}: limits (grey: range in the sweep)", fontsize=10)
+    if any(lim.reproduce for lim in lims):
+        ax.text(0.5, -0.06, "resamples: share of PRIM runs on random halves of the cases whose box "
+                "(matched on coverage / on density) restricts the factor too", fontsize=7,
+                color="0.35", ha="center", transform=ax.transAxes)
     if not lims:
         ax.text(0.5, 0.5, "no factor restricted", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -88,7 +102,7 @@ def _limits(ax: plt.Axes, box: Box, d: Discovery, x: pd.DataFrame | None) -> Non
         unit = d.units.get(lim.factor, "")
         text = f"{lim.factor} ({unit})" if unit else lim.factor
         if lim.reproduce is not None:
-            text += f"\nin {lim.reproduce:.0f}% of resamples"
+            text += f"\nresamples: {lim.reproduce[0]:.0f}% / {lim.reproduce[1]:.0f}%"
         labels.append(text)
     ax.set_yticks(range(len(lims) - 1, -1, -1), labels, fontsize=8)
     ax.set_ylim(-0.8, len(lims) - 0.2)

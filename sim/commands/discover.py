@@ -26,13 +26,13 @@ from sim.experiments.discover import CASES, DIRECTIONS, PERIOD_DAYS, Discovery, 
 
 USAGE = ("gapsim discover DIR outcome=NAME threshold=NUMBER|pNN [direction=above|below] "
          "[per=day|week|month|quarter|year] [on=runs|points] [min_coverage=0.5] [alpha=0.05] "
-         "[boxes=1] [box=ID] [resamples=10] [seed=0] [out=DIR]")  # fmt: skip
+         "[boxes=1] [box=ID] [simplify=true] [resamples=10] [seed=0] [out=DIR]")  # fmt: skip
 
 #: Option -> (parser, default). Parsers raise ValueError with the allowed values.
 _OPTIONS: dict[str, Any] = {
     "outcome": None, "threshold": None, "direction": "above", "per": None, "on": "runs",
-    "min_coverage": 0.5, "alpha": 0.05, "boxes": 1, "box": None, "resamples": 10, "seed": 0,
-    "out": None,
+    "min_coverage": 0.5, "alpha": 0.05, "boxes": 1, "box": None, "simplify": "true",
+    "resamples": 10, "seed": 0, "out": None,
 }  # fmt: skip
 
 #: Columns of a sweep table that are neither factors nor outcomes.
@@ -64,6 +64,7 @@ def _parse(args: list[str]) -> tuple[Path, dict[str, Any]]:
     opts["min_coverage"] = _number("min_coverage", opts["min_coverage"], 0.0, 1.0, "a share in (0, 1]")
     opts["alpha"] = _number("alpha", opts["alpha"], 0.0, 1.0, "a significance level in (0, 1)")
     opts["boxes"] = _whole("boxes", opts["boxes"], 1, 10)
+    opts["simplify"] = _choice("simplify", str(opts["simplify"]).lower(), ("true", "false")) == "true"
     opts["resamples"] = _whole("resamples", opts["resamples"], 0, 1000)
     opts["seed"] = _whole("seed", opts["seed"], 0, 2**32 - 1)
     if opts["box"] is not None:
@@ -210,7 +211,8 @@ def discover_into(args: list[str], verbose: bool = True) -> Discovery:
     result = discover(table, factors, opts["outcome"], opts["threshold"],
                       direction=opts["direction"], per=opts["per"], days=days, on=opts["on"],
                       min_coverage=opts["min_coverage"], alpha=opts["alpha"],
-                      boxes=opts["boxes"], box=opts["box"], resamples=opts["resamples"],
+                      boxes=opts["boxes"], box=opts["box"], simplify_box=opts["simplify"],
+                      resamples=opts["resamples"],
                       seed=opts["seed"], units=units)  # fmt: skip
     out = Path(opts["out"]) if opts["out"] else directory / "discovery" / _slug(opts)
     written = write_outputs(result, out, table, factors, opts)
@@ -239,7 +241,8 @@ def write_outputs(result: Discovery, out: Path, table: pd.DataFrame, factors: li
         "threshold_value": result.threshold, "days": result.days, "cases": result.cases,
         "of_interest": result.of_interest, "base_rate": result.base_rate,
         "factors": result.factors, "lines": [result.sentence(b) for b in result.boxes],
-        "boxes": [{"number": b.number, "trajectory_id": b.trajectory_id, "coverage": b.coverage,
+        "boxes": [{"number": b.number, "trajectory_id": b.trajectory_id, "start_id": b.start_id,
+                   "dropped": list(b.dropped), "coverage": b.coverage,
                    "density": b.density, "mass": b.mass, "n": b.n, "k": b.k,
                    "significant": b.significant, "note": b.note} for b in result.boxes],
     }  # fmt: skip
@@ -250,10 +253,13 @@ def write_outputs(result: Discovery, out: Path, table: pd.DataFrame, factors: li
 
 def report_text(result: Discovery) -> str:
     """What `gapsim discover` prints: counts, each box's limits with quasi-p, the lines."""
-    lines = [f"{result.of_interest} of {result.cases} {result.on} have {result.condition()} "
-             f"(base rate {result.base_rate:.0%}); factors: {', '.join(result.factors)}"]
+    lines = [f"{result.of_interest} of {result.cases} {result.on} have {result.condition()}; "
+             f"base rate {result.base_rate:.0%}; factors: {', '.join(result.factors)}"]
     for box in result.boxes:
-        lines.append(f"box {box.number} (trajectory id {box.trajectory_id}): coverage "
+        origin = (f"trajectory box {box.start_id} without its insignificant limits "
+                  f"{', '.join(box.dropped)}; id {box.trajectory_id}" if box.dropped
+                  else f"trajectory box {box.trajectory_id}")  # fmt: skip
+        lines.append(f"box {box.number} ({origin}): coverage "
                      f"{box.coverage:.0%}, density {box.density:.0%}, {box.n} {result.on} "
                      f"({box.mass:.0%} of all)")
         for lim in box.limits:
@@ -265,10 +271,14 @@ def report_text(result: Discovery) -> str:
                 rng = f"[{lo}, {hi}]"
             qp = ", ".join(f"{side} qp {v:.2g}" for side, v in (("low", lim.qp_low),
                                                                  ("high", lim.qp_high)) if v is not None)  # fmt: skip
-            rep = f", in {lim.reproduce:.0f}% of resamples" if lim.reproduce is not None else ""
+            rep = (f", restricted in {lim.reproduce[0]:.0f}%/{lim.reproduce[1]:.0f}% of resamples"
+                   if lim.reproduce is not None else "")
             lines.append(f"  {lim.factor:<28} {rng:<24} {qp}{rep}")
         if box.note:
             lines.append(f"  note: {box.note}")
+    if any(lim.reproduce for box in result.boxes for lim in box.limits):
+        lines.append("(resamples: PRIM on random halves of the cases; the share whose box, matched "
+                     "on coverage / on density, restricts the factor too)")
     if not result.boxes:
         lines.append("no box found")
     lines += [result.sentence(b) for b in result.boxes]

@@ -9,11 +9,17 @@ hold most of the runs that do (coverage). The algorithm is EMA Workbench's
 this module only prepares the cases, chooses a box on the coverage-density trade-off by a stated
 rule, and says it in words. It reads a tidy sweep table and writes nothing.
 
-The choice rule: among the boxes on the peeling trajectory whose coverage is at least
-``min_coverage`` and whose every limit is significant (quasi-p <= ``alpha``), the densest (ties:
-fewer restricted factors, then more coverage). If no box qualifies, the box with enough coverage
-whose weakest limit is strongest (smallest largest quasi-p) is taken and flagged as not
-significant; if no box has enough coverage, the restricted box with the largest coverage. ``box=ID`` overrides the choice after a look at the figure.
+The choice rule. PRIM's peeling trajectory offers many boxes; with many factors the dense ones
+restrict factors whose limits buy nothing significant. So every box on the trajectory is first
+*simplified* as an analyst would with EMA Workbench's ``drop_restriction``: while one of its
+limits (one side of a factor's range) has a quasi-p above ``alpha``, that limit is dropped and the
+wider box's statistics recomputed. Among the simplified boxes whose coverage is at least
+``min_coverage``, the one with the best balance of coverage and density is reported: a box is a
+classifier of the cases of interest, density its precision and coverage its recall, and the
+balance is their harmonic mean (the F1 score); ties go to fewer restricted factors. A rule that
+took the densest box would trade a lot of coverage for a point of density. If no box reaches
+``min_coverage``, the one with the largest coverage, with a note. ``box=ID`` starts from
+trajectory box ``ID`` instead (``simplify=False``: report it as it is).
 
 References:
     Friedman, J. H., Fisher, N. I. (1999). Bump hunting in high-dimensional data. Statistics and
@@ -70,8 +76,11 @@ class Limit:
         levels: categorical factors: the levels kept in the box (all levels when unrestricted).
         qp_low, qp_high: quasi-p values of the lower and upper limit (Bryant and Lempert 2010:
             one-sided binomial test of the density gain the limit buys; None when unrestricted).
-        reproduce: percent of PRIM runs on random halves of the cases that restrict this factor
-            too (None when not resampled).
+        reproduce: percent of PRIM runs on random halves of the cases whose box restricts this
+            factor too, the box picked on each resampled trajectory by matching the coverage and
+            by matching the density (EMA Workbench's "reproduce coverage" and "reproduce
+            density"); None when not resampled. Matching a high coverage picks an early, barely
+            peeled box, so a strong limit found late in the peeling can score low on the first.
     """
 
     factor: str
@@ -80,7 +89,7 @@ class Limit:
     levels: tuple[Any, ...] = ()
     qp_low: float | None = None
     qp_high: float | None = None
-    reproduce: float | None = None
+    reproduce: tuple[float, float] | None = None
 
     @property
     def qp(self) -> float:
@@ -103,8 +112,11 @@ class Box:
         significant: every limit has quasi-p <= alpha.
         limits: the restricted factors, most significant first.
         trajectory: the peeling trajectory (``id, coverage, density, mass, res_dim, n, k,
-            max_qp``).
+            max_qp``) and, with ``from_id`` set, the boxes made by dropping limits.
         note: why the box was chosen when the rule had to fall back ("" otherwise).
+        start_id: the peeling-trajectory box it was simplified from.
+        dropped: the insignificant limits dropped, in order (``gap_width_km <=``: the upper
+            limit of gap width).
     """
 
     number: int
@@ -118,6 +130,8 @@ class Box:
     limits: tuple[Limit, ...]
     trajectory: pd.DataFrame
     note: str = ""
+    start_id: int | None = None
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass
@@ -135,6 +149,7 @@ class Discovery:
         boxes: the chosen boxes, first to last.
         kinds: per factor, ``numeric`` or ``categorical``.
         units: per factor, its unit ("" when dimensionless).
+        percentile: the percentile the threshold was given as (``threshold=p75``), or None.
     """
 
     outcome: str
@@ -149,6 +164,7 @@ class Discovery:
     boxes: list[Box]
     kinds: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    percentile: float | None = None
 
     @property
     def base_rate(self) -> float:
@@ -165,7 +181,8 @@ class Discovery:
             when = f" in {self.days:g} days"
         else:
             when = ""
-        return f"{what} {verb} {_num(self.threshold)}{when}"
+        which = f" (the {_ordinal(self.percentile)} percentile)" if self.percentile else ""
+        return f"{what} {verb} {_num(self.threshold)}{when}{which}"
 
     def sentence(self, box: Box) -> str:
         """The plain-language line of a box."""
@@ -191,9 +208,12 @@ class Discovery:
                     "box": box.number, "factor": lim.factor, "low": lim.low, "high": lim.high,
                     "levels": "|".join(map(str, lim.levels)) if lim.levels else "",
                     "qp_low": lim.qp_low, "qp_high": lim.qp_high,
-                    "reproduce_pct": lim.reproduce, "coverage": box.coverage,
+                    "reproduce_coverage_pct": lim.reproduce[0] if lim.reproduce else None,
+                    "reproduce_density_pct": lim.reproduce[1] if lim.reproduce else None,
+                    "coverage": box.coverage,
                     "density": box.density, "mass": box.mass, "n": box.n, "k": box.k,
-                    "trajectory_id": box.trajectory_id, "significant": box.significant})  # fmt: skip
+                    "trajectory_id": box.trajectory_id, "start_id": box.start_id,
+                    "dropped": "|".join(box.dropped), "significant": box.significant})  # fmt: skip
         return pd.DataFrame(rows)
 
     def trajectory_table(self) -> pd.DataFrame:
@@ -212,6 +232,14 @@ class Discovery:
 
 def _num(value: float) -> str:
     return f"{value:.3g}" if value != int(value) or abs(value) >= 1e6 else f"{int(value)}"
+
+
+def _ordinal(q: float) -> str:
+    n = _num(q)
+    if not n.isdigit():
+        return n
+    suffix = "th" if int(n) % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(int(n) % 10, "th")
+    return n + suffix
 
 
 def _coordination(value: float) -> str:
@@ -303,7 +331,7 @@ def resolve_threshold(text: Any, values: np.ndarray) -> float:
 
 
 def _limits(box: Any, i: int, kinds: Mapping[str, str],
-            reproduce: Mapping[str, float] | None) -> tuple[Limit, ...]:
+            reproduce: Mapping[str, tuple[float, float]] | None) -> tuple[Limit, ...]:
     lims = box.box_lims[i]
     out = []
     for factor, (qp_lo, qp_hi) in box.p_values[i].items():
@@ -321,17 +349,95 @@ def _limits(box: Any, i: int, kinds: Mapping[str, str],
     return tuple(sorted(out, key=lambda lim: (lim.qp, lim.factor)))
 
 
+def _trajectory(box: Any, start: int | None = None, peeled: int | None = None) -> pd.DataFrame:
+    """The trajectory table; the boxes after the first ``peeled`` ones were made by dropping
+    limits of box ``start`` and carry it as ``from_id``."""
+    traj = box.peeling_trajectory[["id", "coverage", "density", "mass", "res_dim", "n",
+                                   "k"]].copy()  # fmt: skip
+    traj["id"] = traj["id"].astype(int)
+    traj["max_qp"] = [_max_qp(box, i) for i in range(len(traj))]
+    traj["from_id"] = pd.array([pd.NA] * len(traj), dtype="Int64")
+    if start is not None and peeled is not None:
+        traj.loc[traj["id"] >= peeled, "from_id"] = start
+    return traj
+
+
 def _max_qp(box: Any, i: int) -> float:
     vals = [float(v) for pair in box.p_values[i].values() for v in pair if v >= 0]
     return max(vals) if vals else math.nan
 
 
+def _weakest(box: Any, i: int) -> tuple[float, str, int | None] | None:
+    """The least significant limit of trajectory box ``i``: ``(quasi-p, factor, side)`` with
+    side 0 (lower), 1 (upper) or None (a categorical factor's set of levels)."""
+    worst: tuple[float, str, int | None] | None = None
+    for factor, (qp_low, qp_high) in box.p_values[i].items():
+        categorical = isinstance(box.box_lims[i][factor].iloc[0], set | frozenset)
+        for side, qp in ((0, qp_low), (1, qp_high)):
+            if qp >= 0 and (worst is None or qp > worst[0]):
+                worst = (float(qp), str(factor), None if categorical else side)
+    return worst
+
+
+def _drop_limit(box: Any, i: int, factor: str, side: int | None) -> None:
+    """Add box ``i`` without one limit (one side of a numeric factor, or a categorical factor's
+    restriction) to the trajectory, its statistics and quasi-p values recomputed. EMA Workbench's
+    ``drop_restriction`` drops both sides of a factor at once; a quasi-p belongs to one side."""
+    from ema_workbench.analysis import scenario_discovery_util as sdutil
+
+    lims = box.box_lims[i].copy()
+    initial = box.box_lims[0]
+    if side is None:
+        lims[factor] = initial[factor]
+    else:
+        lims.loc[side, factor] = initial.loc[side, factor]
+    remaining = box.prim.yi_remaining
+    inside = sdutil._in_box(box.prim.x.loc[remaining, :], lims)  # as drop_restriction does
+    box.update(lims, remaining[inside])
+
+
+def simplify(box: Any, start: int, alpha: float) -> tuple[int, list[str]]:
+    """Select trajectory box ``start``, then drop its least significant limit while one has a
+    quasi-p above ``alpha``; each wider box joins the trajectory.
+
+    Returns:
+        The final box's trajectory id and the dropped limits (``factor>=`` / ``factor<=`` /
+        ``factor in``).
+    """
+    box.select(start)
+    current, dropped = start, []
+    while (weakest := _weakest(box, current)) is not None and weakest[0] > alpha:
+        _, factor, side = weakest
+        _drop_limit(box, current, factor, side)
+        current = len(box.peeling_trajectory) - 1
+        dropped.append(f"{factor} {'in' if side is None else ('>=', '<=')[side]}")
+    return current, dropped
+
+
+def simplified_boxes(box: Any, trajectory: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """Every restricted box of a trajectory, simplified (on a copy): one row per start id with
+    the simplified box's ``coverage, density, res_dim, max_qp`` and ``dropped``."""
+    import copy
+
+    rows = []
+    for start in trajectory.loc[trajectory["res_dim"] > 0, "id"]:
+        trial = copy.deepcopy(box)
+        final, dropped = simplify(trial, int(start), alpha)
+        stats = trial.peeling_trajectory.iloc[final]
+        rows.append({"id": int(start), "coverage": float(stats["coverage"]),
+                     "density": float(stats["density"]), "res_dim": int(stats["res_dim"]),
+                     "max_qp": _max_qp(trial, final), "dropped": len(dropped)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["id", "coverage", "density", "res_dim", "max_qp",
+                                       "dropped"])  # fmt: skip
+
+
 def choose(trajectory: pd.DataFrame, min_coverage: float, alpha: float,
            share_left: float = 1.0) -> tuple[int, bool, str]:
-    """The box to report from a peeling trajectory (the module docstring's rule).
+    """The box to report among candidate boxes (the module docstring's rule, applied to the
+    simplified boxes, whose limits are all significant; the fallbacks cover the rest).
 
     Args:
-        trajectory: ``id, coverage, density, res_dim, max_qp`` per box.
+        trajectory: ``id, coverage, density, res_dim, max_qp`` per candidate box.
         share_left: share of all cases of interest still outside earlier boxes (coverage is
             judged against what is left).
 
@@ -340,11 +446,12 @@ def choose(trajectory: pd.DataFrame, min_coverage: float, alpha: float,
     """
     t = trajectory[trajectory["res_dim"] > 0].copy()
     if t.empty:
-        return 0, False, "PRIM could not restrict any factor"
-    t["cov_left"] = t["coverage"] / max(share_left, 1e-12)
+        return 0, False, "no box restricts a factor significantly"
+    t["cov_left"] = (t["coverage"] / max(share_left, 1e-12)).clip(upper=1.0)
+    t["balance"] = 2 * t["cov_left"] * t["density"] / (t["cov_left"] + t["density"])
     enough = t[t["cov_left"] >= min_coverage - 1e-12]
     good = enough[enough["max_qp"] <= alpha]
-    order = ["density", "res_dim", "coverage"]
+    order = ["balance", "res_dim", "density"]
     ascending = [False, True, False]
     if len(good):
         return int(good.sort_values(order, ascending=ascending).iloc[0]["id"]), True, ""
@@ -361,7 +468,7 @@ def choose(trajectory: pd.DataFrame, min_coverage: float, alpha: float,
 def discover(table: pd.DataFrame, factors: Sequence[str], outcome: str, threshold: Any, *,
              direction: str = "above", per: str | None = None, days: float | None = None,
              on: str = "runs", min_coverage: float = 0.5, alpha: float = 0.05, boxes: int = 1,
-             box: int | None = None, resamples: int = 10, seed: int = 0,
+             box: int | None = None, simplify_box: bool = True, resamples: int = 10, seed: int = 0,
              peel_alpha: float = 0.05, paste_alpha: float = 0.05, mass_min: float = 0.05,
              units: Mapping[str, str] | None = None) -> Discovery:
     """PRIM boxes where ``outcome`` is above (or below) ``threshold``.
@@ -373,7 +480,8 @@ def discover(table: pd.DataFrame, factors: Sequence[str], outcome: str, threshol
         per: express the outcome per ``day|week|month|quarter|year`` (needs ``days``).
         on: ``runs`` (each replicate is a case) or ``points`` (design-point means).
         boxes: look for up to this many boxes, each among the cases outside the earlier ones.
-        box: report this trajectory id for the first box instead of the rule's choice.
+        box: start the first box from this trajectory id instead of the rule's choice.
+        simplify_box: drop insignificant limits (False: report trajectory boxes as they are).
         resamples: PRIM reruns on random halves to score each limit's reproducibility (0: none;
             first box only: EMA Workbench 3.0 indexes the cases of a later box wrongly there).
 
@@ -405,31 +513,37 @@ def discover(table: pd.DataFrame, factors: Sequence[str], outcome: str, threshol
             left = int(y[finder.yi_remaining].sum())
             if candidate is None or (number > 1 and left < max(MIN_LEFT, MIN_LEFT_SHARE * hits)):
                 break  # the earlier boxes hold (nearly) every case of interest
-            traj = candidate.peeling_trajectory[["id", "coverage", "density", "mass", "res_dim",
-                                                 "n", "k"]].copy()  # fmt: skip
-            traj["max_qp"] = [_max_qp(candidate, i) for i in range(len(traj))]
+            traj = _trajectory(candidate)
             if number == 1 and box is not None:
                 if not 0 <= int(box) < len(traj):
                     raise ConfigError("box", box, f"must be a box id on the trajectory, 0-{len(traj) - 1}")
-                chosen, note = int(box), "chosen with box="
-                significant = bool(traj.loc[chosen, "max_qp"] <= alpha)
+                start, note = int(box), "started from box="
             else:
-                chosen, significant, note = choose(traj, min_coverage, alpha, left / hits)
-                if number > 1 and (note or traj.loc[chosen, "density"] <= left / len(
-                        finder.yi_remaining)):
-                    break  # nothing clear left to find
+                options = simplified_boxes(candidate, traj, alpha) if simplify_box else traj
+                start, _, note = choose(options, min_coverage, alpha, left / hits)
+            peeled = len(traj)
+            chosen, dropped = (simplify(candidate, start, alpha) if simplify_box
+                               else (start, []))  # fmt: skip
             candidate.select(chosen)
+            traj = _trajectory(candidate, start, peeled)
+            row = traj.loc[chosen]
+            if number > 1 and (note or row["density"] <= left / len(finder.yi_remaining)):
+                break  # nothing clear left to find
             reproduce = None
             if resamples > 0 and number == 1:  # EMA 3.0 resamples later boxes with wrong indices
                 scores = candidate.resample(chosen, iterations=int(resamples), rng=seed + number)
-                reproduce = {str(k): float(v) for k, v in scores["reproduce coverage"].items()}
-            row = traj.loc[chosen]
+                reproduce = {str(k): (round(float(row["reproduce coverage"]), 1),  # EMA sums
+                                      round(float(row["reproduce density"]), 1))  # 1/iterations
+                             for k, row in scores.iterrows()}
             found.append(Box(
                 number=number, trajectory_id=chosen, coverage=float(row["coverage"]),
                 density=float(row["density"]), mass=float(row["mass"]), n=int(row["n"]),
-                k=int(row["k"]), significant=significant,
+                k=int(row["k"]), significant=bool(_max_qp(candidate, chosen) <= alpha),
                 limits=_limits(candidate, chosen, kinds, reproduce),
-                trajectory=traj, note=note))  # fmt: skip
+                trajectory=traj, note=note, start_id=start, dropped=tuple(dropped)))  # fmt: skip
+    given = str(threshold).strip()
+    percentile = float(given[1:]) if given[:1].lower() == "p" else None
     return Discovery(outcome=outcome, direction=direction, threshold=thr, per=per, days=days,
                      on=on, cases=len(y), of_interest=hits, factors=keep, boxes=found,
-                     kinds=kinds, units={k: (units or {}).get(k, "") for k in keep})
+                     kinds=kinds, units={k: (units or {}).get(k, "") for k in keep},
+                     percentile=percentile)
