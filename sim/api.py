@@ -162,15 +162,20 @@ class ReplicatesFailed(RuntimeError):
 
 @contextlib.contextmanager
 def _keep_plotting_backend() -> Iterator[None]:
-    """The commands draw their figures with Agg (``sim.analysis`` selects it); a notebook that
-    called them keeps its own backend (inline plots) afterwards."""
+    """The commands draw their figures with Agg (``sim.analysis`` selects it) and save them; a
+    notebook that called them keeps its own backend (inline plots) and shows only its own."""
     import sys
 
     mpl = sys.modules.get("matplotlib")
     before = mpl.get_backend(auto_select=False) if mpl is not None else None
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    open_before = set(pyplot.get_fignums()) if pyplot is not None else set()
     try:
         yield
     finally:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        for number in set(pyplot.get_fignums() if pyplot is not None else ()) - open_before:
+            pyplot.close(number)  # the command's figures are in files; the notebook shows its own
         if before is not None and mpl.get_backend(auto_select=False) != before:
             mpl.use(before)
             shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
