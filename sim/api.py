@@ -26,6 +26,7 @@ import inspect
 import io
 import json
 import re
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -164,8 +165,6 @@ class ReplicatesFailed(RuntimeError):
 def _keep_plotting_backend() -> Iterator[None]:
     """The commands draw their figures with Agg (``sim.analysis`` selects it) and save them; a
     notebook that called them keeps its own backend (inline plots) and shows only its own."""
-    import sys
-
     mpl = sys.modules.get("matplotlib")
     before = mpl.get_backend(auto_select=False) if mpl is not None else None
     pyplot = sys.modules.get("matplotlib.pyplot")

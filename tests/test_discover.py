@@ -179,11 +179,11 @@ def test_the_shipped_discovery_study_varies_gap_coordination_and_est_parameters(
 
 @pytest.mark.slow
 def test_discover_on_the_shipped_study_writes_its_figure_and_boxes(tmp_path, capsys) -> None:
-    # budget: about a minute on 2 idle cores: the shipped design (129 points), one replicate of
-    # 20 days each on the coarse terrain, then PRIM
+    # budget: about a minute on 2 idle cores: the shipped study's factors in a 33-run NOLH,
+    # two replicates of 20 days each on the coarse terrain, then PRIM
     out = tmp_path / "study"
-    assert main(["sweep", "experiment=discovery_gap_coordination", "replicates=1", "days=20",
-                 "terrain=qarachogh_coarse", f"hydra.run.dir={out}"]) == 0
+    assert main(["sweep", "experiment=discovery_gap_coordination", "design_size=33",
+                 "replicates=2", "days=20", "terrain=qarachogh_coarse", f"hydra.run.dir={out}"]) == 0
     capsys.readouterr()
     assert main(["discover", str(out), "outcome=incidents", "threshold=p50"]) == 0
     printed = capsys.readouterr().out
