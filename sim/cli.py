@@ -30,6 +30,7 @@ commands:
   sweep       gapsim sweep experiment=NAME: a study from experiments/ (design x replicates, figures)
   collect     gapsim collect DIR: gather a multirun's jobs into one sweep table (sweep.parquet)
   calibrate   ABC-SMC posterior (gapsim calibrate [write=true]); gapsim calibrate DIR scores a sweep
+  discover    gapsim discover DIR outcome=incidents threshold=20: PRIM boxes of a finished sweep
   reproduce   gapsim reproduce DIR: rerun a saved result and confirm identical tables
   export      gapsim export DIR [format=gpkg|geojson|all]: incidents, lines, zones, places as a
               GeoPackage in WGS84 (QGIS, geopandas) and the elevation as a GeoTIFF
@@ -85,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             from sim.commands.calibrate import calibrate_command
 
             return calibrate_command(rest)
+        if command == "discover":
+            from sim.commands.discover import discover_command
+
+            return discover_command(rest)
         if command in HYDRA_COMMANDS:
             return _hydra_command(command, rest)
         from sim.config.suggest import close
 
-        known = (*HYDRA_COMMANDS, "reproduce", "collect", "calibrate", "export", "dashboard", "help")
+        known = (*HYDRA_COMMANDS, "reproduce", "collect", "calibrate", "discover", "export", "dashboard", "help")
         guess = close(command, known)
         mean = f"; did you mean {guess[0]}?" if guess else ""
         raise ConfigError("command", command, f"must be one of {', '.join(known)}{mean}")
@@ -159,21 +164,11 @@ def sweep_variants(overrides: list[str]) -> list[list[str]]:
 
 
 def _hydra_command(command: str, rest: list[str]) -> int:
-    from sim.config.load import load_config
+    from sim.commands.common import check_request
 
     multirun, overrides, hydra_over = split_args(rest)
     for variant in sweep_variants(overrides) if multirun else [overrides]:
-        _, config = load_config([*variant, *hydra_over])
-        if command == "compare":
-            from sim.commands.compare import validate_request
-
-            names, _ = validate_request(config)
-            for name in names:
-                load_config([*variant, f"scenario={name}"])
-        if command == "sweep":
-            from sim.commands.sweep import validate_request as validate_sweep
-
-            validate_sweep(config, variant)
+        check_request(command, [*variant, *hydra_over])
     _check_output_dir(hydra_over, multirun, command)
     with _output_dir_lock(hydra_over, multirun):
         return _run_hydra(command, overrides, hydra_over, multirun)

@@ -31,9 +31,10 @@ def write_report(path: Path, *, title: str, lines: list[str], scenarios: list[di
     desc = "".join(f"<li><b>{html.escape(s['name'])}</b>: {html.escape(s.get('description', ''))}"
                    f"<br/><small>{html.escape('; '.join(s.get('sources', [])))}</small></li>"
                    for s in scenarios)
-    wide = summary.pivot_table(index="outcome", columns="scenario", values="mean", sort=False)
-    lo = summary.pivot_table(index="outcome", columns="scenario", values="ci_low", sort=False)
-    hi = summary.pivot_table(index="outcome", columns="scenario", values="ci_high", sort=False)
+    # dropna=False: an outcome undefined in every replicate (kills_per_strike without strikes)
+    # or an interval undefined for n=1 keeps its row and column instead of misaligning the table
+    wide, lo, hi = (summary.pivot_table(index="outcome", columns="scenario", values=v, sort=False,
+                                        dropna=False) for v in ("mean", "ci_low", "ci_high"))
     cells = wide.copy().astype(object)
     for c in wide.columns:
         cells[c] = [f"{m:.3g} [{a:.3g}, {b:.3g}]" for m, a, b in zip(wide[c], lo[c], hi[c], strict=True)]

@@ -15,7 +15,8 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,54 @@ SUMMARY_OUTCOMES = (
     "airstrikes", "insurgents_killed", "insurgents_killed_air", "fighters_final", "tips",
     "tips_reaching_share", "informant_links_ia", "gap_control",
 )
+
+
+#: The command line a command records (manifest, report) when it was not started from the shell:
+#: ``sim.api`` sets the equivalent ``gapsim ...`` words so that a Python call is rerunnable too.
+_INVOCATION: ContextVar[list[str] | None] = ContextVar("gapsim_invocation", default=None)
+
+
+def invocation() -> list[str]:
+    """The ``gapsim ...`` words of the current command (from ``sys.argv`` or ``invoked_as``)."""
+    words = _INVOCATION.get()
+    if words is not None:
+        return list(words)
+    return ["gapsim", *sys.argv[1:]] if sys.argv else ["gapsim"]
+
+
+@contextlib.contextmanager
+def invoked_as(words: list[str]) -> Iterator[None]:
+    """Within the block, commands record ``words`` as their command line (Python API calls)."""
+    token = _INVOCATION.set(list(words))
+    try:
+        yield
+    finally:
+        _INVOCATION.reset(token)
+
+
+def check_request(command: str, overrides: list[str]):
+    """Compose and validate everything a command will need, before any work or any file.
+
+    The one check the command line (``sim.cli``) and the Python API (``sim.api``) both make, so
+    a bad word fails the same way, with the same one-line ``ConfigError``, from either face.
+
+    Returns:
+        ``(cfg, config)``: the composed DictConfig and the validated ``Config``.
+    """
+    from sim.config.load import load_config
+
+    cfg, config = load_config(overrides)
+    if command == "compare":
+        from sim.commands.compare import validate_request
+
+        names, _ = validate_request(config)
+        for name in names:
+            load_config([*overrides, f"scenario={name}"])
+    if command == "sweep":
+        from sim.commands.sweep import validate_request as validate_sweep
+
+        validate_sweep(config, overrides)
+    return cfg, config
 
 
 def guarded(task: Callable[[DictConfig], int | None]) -> Callable[[DictConfig], None]:
@@ -147,7 +196,7 @@ def git_state() -> dict[str, Any]:
 def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -> Path:
     """``manifest.json``: versions, git state, seeds and how they are derived, timings."""
     manifest = {
-        "gapsim_command": " ".join(["gapsim", *sys.argv[1:]]) if sys.argv else "gapsim",
+        "gapsim_command": " ".join(invocation()),
         "argv": sys.argv,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(),

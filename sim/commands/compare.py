@@ -15,7 +15,14 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig
 
-from sim.commands.common import guarded, output_dir, save_config, versions, write_manifest
+from sim.commands.common import (
+    guarded,
+    invocation,
+    output_dir,
+    save_config,
+    versions,
+    write_manifest,
+)
 from sim.config.load import compose_config, options, resolved_dict, to_config
 from sim.config.schema import Config
 from sim.errors import ConfigError
@@ -51,12 +58,21 @@ def scenario_overrides(task_overrides: list[str]) -> list[str]:
 def compare_task(cfg: DictConfig) -> int:
     from hydra.core.hydra_config import HydraConfig
 
+    return compare_into(cfg, output_dir(), list(HydraConfig.get().overrides.task))
+
+
+def compare_into(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> int:
+    """What `gapsim compare` does, into ``out_dir`` (also called by ``sim.api.compare``).
+
+    Args:
+        overrides: the request's words (those that are not scenario selectors apply to every
+            scenario).
+    """
     started = time.perf_counter()
     root = to_config(cfg)
     names, baseline = validate_request(root)
-    common = scenario_overrides(list(HydraConfig.get().overrides.task))
+    common = scenario_overrides(list(overrides))
     configs = {name: compose_config([*common, f"scenario={name}"]) for name in names}
-    out_dir = output_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     data = resolved_dict(cfg)
     save_config(data, out_dir)
@@ -123,7 +139,7 @@ def build_report(out_dir: Path, configs: dict[str, dict], names: list[str], base
                   "sources": configs[n]["scenario"].get("sources", [])} for n in names]
     manifest = json.loads((out_dir / "manifest.json").read_text())
     provenance = {
-        "command": " ".join(["gapsim", *sys.argv[1:]]),
+        "command": " ".join(invocation()),
         "seed": configs[baseline]["seed"], "crn": configs[baseline]["crn"],
         "replicates": int(runs.groupby("scenario")["replicate"].nunique().min()),
         "days": configs[baseline]["days"], "git": manifest.get("git"),

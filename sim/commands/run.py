@@ -28,10 +28,14 @@ from sim.config.load import resolved_dict, to_config
 @guarded
 def run_task(cfg: DictConfig) -> int:
     """Hydra task of `gapsim run` (also one job of a multirun)."""
+    return run_into(cfg, output_dir())
+
+
+def run_into(cfg: DictConfig, out_dir: Path) -> int:
+    """What `gapsim run` does, into ``out_dir`` (also called by ``sim.api.run``); the exit code."""
     started = time.perf_counter()
     config = to_config(cfg)
     data = resolved_dict(cfg)
-    out_dir = output_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     from sim.engine.experiment import prestart
 

@@ -42,6 +42,15 @@ def sweep_task(cfg: DictConfig) -> int:
     """Hydra task of `gapsim sweep`."""
     from hydra.core.hydra_config import HydraConfig
 
+    return sweep_into(cfg, output_dir(), list(HydraConfig.get().overrides.task))
+
+
+def sweep_into(cfg: DictConfig, out_dir: Path, overrides: list[str]) -> int:
+    """What `gapsim sweep` does, into ``out_dir`` (also called by ``sim.api.sweep``).
+
+    Args:
+        overrides: the request's words (those that are not sweep selectors apply to every point).
+    """
     from sim.engine.experiment import run_from_config
     from sim.experiments.analysis import sweep_table
     from sim.experiments.collect import write_table
@@ -49,8 +58,7 @@ def sweep_task(cfg: DictConfig) -> int:
     started = time.perf_counter()
     root = to_config(cfg)
     data = resolved_dict(cfg)
-    plan = validate_request(root, list(HydraConfig.get().overrides.task))
-    out_dir = output_dir()
+    plan = validate_request(root, list(overrides))
     out_dir.mkdir(parents=True, exist_ok=True)
     save_config(data, out_dir)
     write_text_atomic(out_dir / "base_config.yaml", OmegaConf.to_yaml(OmegaConf.create(plan.base)))
