@@ -29,6 +29,7 @@ COMMAND_KEYS: dict[str, tuple[str, ...]] = {
     "validate": ("terrain", "executor", "seed", "model.<name>", "debug", *ENGINE),
     "map": ("scenario", "terrain", "gap_width_km", "debug"),
     "animate": (*COMMON, "extra"),
+    "channels": ("experiment", *COMMON, *ENGINE),
 }
 
 #: Settings of `gapsim animate` kept under ``extra`` (read in ``sim/commands/animate.py``).
@@ -47,6 +48,21 @@ PLAIN_COMMANDS: dict[str, tuple[str, list[KeyInfo]]] = {
         KeyInfo("DIR", "-", "a multirun directory (hydra.sweep.dir of `gapsim run -m`)",
                 "gather its jobs' runs.parquet into sweep.parquet and sweep.csv"),
         KeyInfo("out", "DIR", "a directory", "where the table is written"),
+    ]),
+    "discover": ("gapsim discover DIR outcome=NAME threshold=VALUE [key=value ...]", [
+        KeyInfo("DIR", "-", "a finished `gapsim sweep` folder", "the sweep whose factor space is searched"),
+        KeyInfo("outcome", "-", "an outcome column of the sweep's runs table", "what crosses the threshold"),
+        KeyInfo("threshold", "-", "a number, or pNN (a percentile of the outcome)", "the line it crosses"),
+        KeyInfo("direction", "above", "above | below", "which side counts as a case of interest"),
+        KeyInfo("min_coverage", "0.5", "a share between 0 and 1", "the least coverage a chosen box keeps"),
+        KeyInfo("alpha", "0.05", "a share between 0 and 1", "significance level for keeping a box limit"),
+        KeyInfo("boxes", "1", "a whole number >= 1", "how many boxes to find in turn"),
+        KeyInfo("out", "DIR/discover", "a directory", "where boxes and the trade-off figure go"),
+    ]),
+    "export": ("gapsim export DIR [format=gpkg|geojson|all] [out=DIR/gis]", [
+        KeyInfo("DIR", "-", "a gapsim run directory", "the run whose incidents and terrain are exported"),
+        KeyInfo("format", "gpkg", "gpkg | geojson | all", "GeoPackage, GeoJSON files, or both"),
+        KeyInfo("out", "DIR/gis", "a directory", "where the files go"),
     ]),
 }  # fmt: skip
 
