@@ -101,10 +101,38 @@ def git_state() -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+def reproducing_argv() -> list[str]:
+    """The arguments after ``gapsim`` that recreate this job's output: the subcommand, the
+    user's overrides as typed, and ``hydra.run.dir`` if the user chose it.
+
+    Why not ``sys.argv``: inside the Hydra job it reads ``gapsim-compare ... hydra.job.name=
+    compare`` (the CLI's own rewrite), which run verbatim fails. A multirun job is recorded as
+    the single ``gapsim run`` of its own overrides (without the sweep's directory).
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    prog = Path(sys.argv[0]).name if sys.argv else ""
+    command = prog.removeprefix("gapsim-") if prog.startswith("gapsim-") else str(hc.job.name)
+    args = [command, *hc.overrides.task]
+    if hc.mode != RunMode.MULTIRUN:
+        args += [o for o in hc.overrides.hydra if o.startswith("hydra.run.dir=")]
+    return args
+
+
 def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -> Path:
-    """``manifest.json``: versions, git state, seeds and how they are derived, timings."""
+    """``manifest.json``: the command that recreates the directory, versions, git state, seeds
+    and how they are derived, timings."""
+    import shlex
+
+    try:
+        argv = reproducing_argv()
+    except ValueError:  # outside a Hydra job (tests calling a task directly)
+        argv = []
     manifest = {
-        "gapsim_command": " ".join(["gapsim", *sys.argv[1:]]) if sys.argv else "gapsim",
+        "command": shlex.join(["gapsim", *argv]) if argv else None,
+        "command_argv": argv,
         "argv": sys.argv,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(),

@@ -60,6 +60,7 @@ class Progress:
         self._last_count = initial
         self._bar: Any = None
         self._silent = silent
+        self._announced = False
         if enabled and not silent and _isatty(self._stream):
             from tqdm import tqdm
 
@@ -75,9 +76,23 @@ class Progress:
             self._bar.refresh()
 
     def skip(self, n: int) -> None:
-        """Count ``n`` jobs found complete on disk (shown as done, excluded from rate and ETA)."""
-        if n <= 0:
-            return
+        """Count ``n`` jobs found complete on disk (shown as done, excluded from rate and ETA).
+
+        The first call (the engine makes it before any job starts) also prints a start line, so
+        a log shows at once what will run rather than only after the first replicate finished.
+        """
+        if n > 0:
+            self._skip(n)
+        if not self._announced:
+            self._announced = True
+            if self._bar is None and not self._silent:
+                todo = self.total - self.count
+                found = f", {self.count} found on disk" if self.count else ""
+                state = "starting" if todo else "nothing to run"
+                print(f"{self._desc}: {todo} of {self.total} to run{found}; {state}",
+                      file=self._stream, flush=True)  # fmt: skip
+
+    def _skip(self, n: int) -> None:
         self._initial += n
         if self._bar is not None:
             self._bar.initial += n
