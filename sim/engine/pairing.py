@@ -93,6 +93,11 @@ def crn_efficiency(
     return pd.DataFrame(rows)
 
 
+#: Columns of :func:`control_variates` (also when no control varied and the table is empty).
+CV_COLUMNS = ("scenario", "baseline", "outcome", "n", "controls", "beta", "diff_mean", "diff_low",
+              "diff_high", "adj_mean", "adj_low", "adj_high", "variance_ratio", "width_ratio")
+
+
 def _cv_estimate(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Control-variate estimates for a batch: ``d`` is ``(B, n)``, ``x`` is ``(B, n, q)``.
 
@@ -182,4 +187,4 @@ def control_variates(
                 "variance_ratio": var_res / var_d,
                 "width_ratio": (adj_high - adj_low) / width if width > 0 else math.nan,
             })  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[by if c == "scenario" else c for c in CV_COLUMNS])
