@@ -543,7 +543,7 @@ def plot_terrain_map(
                 edgecolors="white",
                 linewidths=0.4,
                 alpha=0.9,
-                zorder=7.5,
+                zorder=8.5,  # above the settlement markers: incidents at a village stay visible
             )
             handles.append(
                 Line2D(

@@ -153,14 +153,25 @@ def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -
 
 
 def summary_table(runs, outcomes=SUMMARY_OUTCOMES, by: str = "scenario") -> str:
-    """Mean [95% CI] per outcome and scenario, as aligned text."""
-    from sim.engine.stats import summarise
+    """Mean [95% interval] per outcome and scenario, as aligned text, in the outcome table's
+    words (``sim.outcomes``), with what the intervals can and cannot say at this many replicates."""
+    from sim.engine.stats import MIN_RELIABLE_N, summarise
+    from sim.outcomes import outcome
 
     present = [o for o in outcomes if o in runs.columns]
     table = summarise(runs, by=by, outcomes=present)
     lines = []
     for group, rows in table.groupby(by, sort=False):
-        lines.append(f"{by} {group} (n={int(rows['n'].max())} replicates): mean [95% CI]")
+        n = int(rows["n"].max())
+        lines.append(f"{by} {group} ({n} replicate{'s' if n != 1 else ''}): mean [95% interval]")
+        if n < 2:
+            lines.append("  (one replicate: no interval can be computed; run replicates=10 or more)")
+        elif n < MIN_RELIABLE_N:
+            lines.append(f"  (intervals from fewer than {MIN_RELIABLE_N} replicates are unreliable)")
         for _, r in rows.iterrows():
-            lines.append(f"  {r['outcome']:<24} {r['mean']:>10.3g}  [{r['ci_low']:.3g}, {r['ci_high']:.3g}]")
+            spec = outcome(r["outcome"])
+            interval = (f"[{spec.display(r['ci_low'])}, {spec.display(r['ci_high'])}]"
+                        if n > 1 else "")  # fmt: skip
+            lines.append(f"  {spec.label[:52]:<52} {spec.display(r['mean']):>8}  {interval:<20} "
+                         f"{spec.unit}")  # fmt: skip
     return "\n".join(lines)
