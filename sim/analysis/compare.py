@@ -178,6 +178,8 @@ def scenario_notes(runs: pd.DataFrame, scenario: str, baseline: str) -> list[str
     """
     if "posterior_draw" not in runs.columns:
         return []
+    # Runs over posterior draws: the "share of plausible worlds" line, computed per
+    # posterior_draw from `runs`, belongs here (added with `parameters=posterior`).
     return []
 
 

@@ -81,16 +81,21 @@ class Progress:
         The first call (the engine makes it before any job starts) also prints a start line, so
         a log shows at once what will run rather than only after the first replicate finished.
         """
+        if self._announced:
+            if n > 0:
+                self._skip(n)
+            return
+        self._announced = True
+        if self._bar is None and not self._silent:
+            found = self.count + max(n, 0)
+            todo = self.total - found
+            on_disk = f", {found} found on disk" if found else ""
+            state = "starting" if todo else "nothing to run"
+            print(f"{self._desc}: {todo} of {self.total} to run{on_disk}; {state}",
+                  file=self._stream, flush=True)  # fmt: skip
         if n > 0:
+            self._last_count += n  # said above: no separate line for the resumed jobs
             self._skip(n)
-        if not self._announced:
-            self._announced = True
-            if self._bar is None and not self._silent:
-                todo = self.total - self.count
-                found = f", {self.count} found on disk" if self.count else ""
-                state = "starting" if todo else "nothing to run"
-                print(f"{self._desc}: {todo} of {self.total} to run{found}; {state}",
-                      file=self._stream, flush=True)  # fmt: skip
 
     def _skip(self, n: int) -> None:
         self._initial += n
