@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from sim.analysis.style import slide_style  # noqa: E402
 from sim.engine.stats import MIN_RELIABLE_N  # noqa: E402
 from sim.outcomes import label as plain_label  # noqa: E402
 from sim.outcomes import outcome as outcome_spec  # noqa: E402
@@ -43,6 +44,19 @@ def outcome_label(outcome: str, days: int | None = None) -> str:
     if spec.kind == "count":
         return f"{spec.label} ({spec.unit} per replicate" + (f" of {days} d)" if days else ")")
     return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
+
+
+def _scale(outcome: str) -> float:
+    """Shares are drawn in percent (their unit in the outcome table)."""
+    return 100.0 if outcome_spec(outcome).kind == "share" else 1.0
+
+
+def _unit_label(outcome: str, days: int | None = None) -> str:
+    """The unit of an axis: ``people per replicate of 30 d``, ``% of tips``."""
+    spec = outcome_spec(outcome)
+    if spec.kind == "count":
+        return f"{spec.unit} per replicate" + (f" of {days} d" if days else "")
+    return spec.unit
 
 
 def _replicates_note(summary: pd.DataFrame) -> str:
@@ -84,6 +98,18 @@ def save(fig: plt.Figure, path: Path) -> list[Path]:
     return [path, svg]
 
 
+def slide_figure(fn):
+    """Draw the whole figure (ticks included) with slide-sized default text."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with slide_style():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _grid(n: int, ncols: int = 3, size: tuple[float, float] = (6.0, 4.7)):
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
@@ -116,6 +142,7 @@ def _fmt(x: float) -> str:
 # ------------------------------------------------------------------------------------- factorial
 
 
+@slide_figure
 def plot_heatmap(
     summary: pd.DataFrame,
     outcome: str,
@@ -134,11 +161,12 @@ def plot_heatmap(
     sub = summary[summary["outcome"] == outcome]
     xs = _ordered(sub[x].tolist(), None)
     ys = _ordered(sub[y].tolist(), y_order)
+    scale = _scale(outcome)
     mean = sub.pivot_table(index=y, columns=x, values="mean", aggfunc="first").reindex(
         index=ys, columns=xs
-    )
+    ) * scale
     low, high = (sub.pivot_table(index=y, columns=x, values=c, aggfunc="first").reindex(
-        index=ys, columns=xs) for c in ("ci_low", "ci_high"))  # fmt: skip
+        index=ys, columns=xs) * scale for c in ("ci_low", "ci_high"))  # fmt: skip
     width = high - low
     fig, (ax1, ax2) = plt.subplots(
         1, 2, figsize=(max(12.0, 1.7 * len(xs) * 2 + 4), 0.95 * len(ys) + 3.2)
@@ -170,12 +198,14 @@ def plot_heatmap(
                         color="white" if dark else "black")  # fmt: skip
     ax1.set_title("mean [95% interval]", fontsize=13)
     ax2.set_title("width of the 95% interval", fontsize=13)
-    fig.suptitle(title or f"{plain_label(outcome)} over {x} and {y} ({_replicates_note(sub)})",
+    fig.suptitle(title or f"{plain_label(outcome)} by {x_label} and {y_label} "
+                 f"({_replicates_note(sub)})",
                  fontsize=14)  # fmt: skip
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save(fig, path)
 
 
+@slide_figure
 def plot_lines(
     summary: pd.DataFrame,
     outcomes: Sequence[str],
@@ -194,26 +224,32 @@ def plot_lines(
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, max(len(levels), 1)))
     for ax, outcome in zip(axes, outcomes, strict=True):
         sub = summary[summary["outcome"] == outcome]
+        scale = _scale(outcome)
         for color, level in zip(colors, levels, strict=True):
             rows = sub[sub[by] == level].sort_values(x)
             xv = rows[x].to_numpy(dtype=float)
-            ax.plot(xv, rows["mean"], marker="o", ms=3, color=color, label=str(level))
+            ax.plot(xv, rows["mean"] * scale, marker="o", ms=4, lw=2, color=color, label=str(level))
             lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
             if np.isfinite(lo).any():
-                ax.fill_between(xv, lo, hi, color=color, alpha=0.18, linewidth=0)
+                ax.fill_between(xv, lo * scale, hi * scale, color=color, alpha=0.18, linewidth=0)
         ax.set_xlabel(x_label)
-        ax.set_ylabel(outcome_label(outcome, days), fontsize=12)
+        ax.set_title(plain_label(outcome), loc="left", fontsize=13)
+        ax.set_ylabel(_unit_label(outcome, days), fontsize=12)
         ax.grid(alpha=0.3)
-    axes[0].legend(title=by_label, fontsize=11, title_fontsize=11)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, title=by_label, loc="lower center", ncol=min(len(levels), 5),
+               fontsize=12, title_fontsize=12, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     fig.suptitle(f"Outcomes against {x_label} per {by} (mean and 95% band, "
                  f"{_replicates_note(summary)})", fontsize=14)  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
     return save(fig, path)
 
 
 # ------------------------------------------------------------------------------------ sensitivity
 
 
+@slide_figure
 def plot_sobol(
     indices: pd.DataFrame, path: Path, *, labels: Mapping[str, str] | None = None
 ) -> list[Path]:
@@ -246,6 +282,7 @@ def plot_sobol(
     return save(fig, path)
 
 
+@slide_figure
 def plot_morris(
     indices: pd.DataFrame,
     path: Path,
@@ -294,6 +331,7 @@ def plot_morris(
     return save(fig, path)
 
 
+@slide_figure
 def plot_effects(
     effects: pd.DataFrame, path: Path, *, labels: Mapping[str, str] | None = None
 ) -> list[Path]:
@@ -324,6 +362,7 @@ def plot_effects(
     return save(fig, path)
 
 
+@slide_figure
 def plot_scatter(
     summary: pd.DataFrame,
     outcome: str,
@@ -345,8 +384,10 @@ def plot_scatter(
             ax.set_xticks(range(len(order)), [str(v) for v in order], fontsize=10, rotation=30)
         else:
             xv = sub[f].to_numpy(dtype=float)
-        mean = sub["mean"].to_numpy(dtype=float)
-        yerr = np.vstack([mean - sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float) - mean])
+        scale = _scale(outcome)
+        mean = sub["mean"].to_numpy(dtype=float) * scale
+        yerr = np.vstack([mean - sub["ci_low"].to_numpy(float) * scale,
+                          sub["ci_high"].to_numpy(float) * scale - mean])
         ax.errorbar(xv, mean, yerr=np.where(np.isfinite(yerr), np.maximum(yerr, 0.0), 0.0), fmt="o",
                     ms=3, alpha=0.75, color="#4c72b0", ecolor="#c8d3e6")  # fmt: skip
         ax.set_xlabel((labels or {}).get(f, f), fontsize=11)
