@@ -11,6 +11,7 @@ from scipy import stats as sps
 
 from sim.engine.stats import (
     Resampler,
+    bootstrap_interval,
     lookahead_k,
     needs_more,
     paired_differences,
@@ -131,6 +132,16 @@ def test_a_count_of_zero_in_every_replicate_is_not_certainty() -> None:
     base_low = np.quantile(base[Resampler().indices(6)].mean(axis=1), 0.025, method="lower")
     assert d.diff_high == pytest.approx(-base_low + -math.log(0.025) / 6)  # widened by the bound
     assert not d.reliable
+
+
+def test_bootstrap_interval_is_the_summary_interval() -> None:
+    runs = pd.DataFrame({"scenario": ["a"] * 8, "replicate": range(8), "y": SAMPLE})
+    row = summarise(runs, outcomes=["y"]).iloc[0]
+    ci = bootstrap_interval(SAMPLE)
+    assert (ci.n, ci.mean, ci.low, ci.high) == (8, row["mean"], row.ci_low, row.ci_high)
+    zero = bootstrap_interval([0, 0, 0, 0], counts=True)
+    assert zero.low == 0.0 and zero.high == pytest.approx(-math.log(0.025) / 4)
+    assert math.isnan(bootstrap_interval([3.0]).low)
 
 
 def test_bootstrap_interval_covers_the_mean_about_95_percent() -> None:

@@ -155,6 +155,30 @@ class Resampler:
         return percentile_bounds(x[self.indices(x.size)].mean(axis=1), confidence)
 
 
+def bootstrap_interval(
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95, counts: bool = False
+) -> Interval:
+    """Mean and bootstrap percentile interval of a sample (NaNs dropped), as an ``Interval``.
+
+    The drop-in for :func:`t_interval` wherever an interval is shown to a reader: it stays inside
+    the values the sample can take. ``counts``: the values are event counts, so an all-zero
+    sample gets the Poisson bound (:func:`zero_count_bound`). ``half_width`` is half the
+    interval's width (the interval need not be symmetric).
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = int(x.size)
+    if n == 0:
+        return Interval(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+    mean = float(x.mean())
+    if n < 2:
+        return Interval(n, mean, math.nan, math.nan, math.nan, math.nan)
+    low, high = Resampler().mean_interval(x, confidence)
+    if counts and not x.any():
+        high = max(high, zero_count_bound(n, confidence))
+    return Interval(n, mean, float(x.std(ddof=1)), low, high, (high - low) / 2)
+
+
 def summarise(
     runs: pd.DataFrame,
     by: str | Sequence[str] = ("scenario",),
