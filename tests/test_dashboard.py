@@ -381,6 +381,7 @@ def test_side_by_side_runs_two_scenarios_with_the_same_seed(page):
     page.get_by_role("button", name="Restart", exact=True).click()
     page.wait_for_selector(".gapsim-map[data-arm='1']", timeout=TIMEOUT_MS)
     _step(page, "+1 week")
+    _wait_attr(page, "data-step", "7", arm=1)  # the second map may be redrawn a moment later
     a, b = _map(page, 0), _map(page, 1)
     assert (a.get_attribute("data-scenario"), b.get_attribute("data-scenario")) == (
         "status_quo_2019", "joint_brigades")
