@@ -86,7 +86,7 @@ def test_run_writes_the_command_lines_directory_and_resumes(tmp_path, capsys) ->
     assert set(result.timeseries["replicate"]) == {0, 1}
     incidents = result.summary.query("outcome == 'incidents'")
     assert incidents["mean"].iloc[0] == pytest.approx(runs["incidents"].mean())
-    command = result.manifest["gapsim_command"]
+    command = result.manifest["command"]
     assert command == (f"gapsim run replicates=2 days=8 workers=1 terrain=qarachogh_coarse "
                        f"hydra.run.dir={out}")
     assert result.config["days"] == 8 and (out / "figures" / "map.png").is_file()

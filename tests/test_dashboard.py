@@ -1,4 +1,4 @@
-"""The workshop dashboard: its model wrapper, its command, and the page in a headless browser.
+"""The workshop dashboard: its sessions, its command, and the page in a headless browser.
 
 The browser tests start ``gapsim dashboard`` (as ``python -m sim.commands.dashboard``) on a free
 loopback port and drive Debian's Chromium through Playwright; they are skipped, with the reason,
@@ -16,6 +16,7 @@ import base64
 import contextlib
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -53,97 +54,99 @@ needs_chromium = pytest.mark.skipif(
 TIMEOUT_MS = 90_000
 
 
-# -- the model behind the page ------------------------------------------------------------------
-def test_dashboard_model_steps_to_midday_and_collects():
-    from sim.app.dashboard import DashboardModel
-
-    m = DashboardModel(terrain="qarachogh_coarse", gap_width_km=3.0, seed="7")
-    assert m.input_errors == []
-    assert (m.config.seed, m.config.gap_width_km, m.terrain.gap_width_km) == (7, 3.0, 3.0)
-    tpd = m.clock.ticks_per_day
-    m.step()  # to the first midday
-    assert m.clock.tick == tpd // 2 and not m.is_night
-    m.step()  # one day on
-    assert m.clock.tick == tpd + tpd // 2 and m.steps == 2
-    df = m.datacollector.get_model_vars_dataframe()
-    assert len(df) == 3 and df["day"].iloc[-1] == pytest.approx(1.5)
-    assert {"fighters", "tips_reaching_actor", "trust_arab_ia", "inc_kidnapping"} <= set(df)
+# -- the sessions behind the page ---------------------------------------------------------------
+COARSE = "coarse (500 m squares, quicker)"
 
 
-def test_dashboard_model_refuses_bad_input_and_keeps_running():
-    from sim.app.dashboard import DashboardModel
+def test_a_session_steps_a_day_at_a_time_through_the_view():
+    from sim.app import view
+    from sim.app.dashboard import Session
 
-    m = DashboardModel(terrain="qarachogh_coarse", seed="abc")
-    assert [e.key for e in m.input_errors] == ["seed"]
-    assert m.config.seed == 20170 and "non-negative whole number" in str(m.input_errors[0])
-    m = DashboardModel(terrain="qarachogh_coarse", seed="-5", coordination="joint_brigades")
-    assert [e.key for e in m.input_errors] == ["seed"]
-    assert m.config.coordination == "joint_brigades"  # the valid values are kept
-    m = DashboardModel(terrain="qarachogh_coarse", coordination="total", step_length="month")
-    assert [e.key for e in m.input_errors] == ["coordination", "step_length"]
-    m.step()
-    assert m.steps == 1
-
-
-def test_reset_keeps_the_scenario_name():
-    """SolaraViz's Reset must pass the chosen gapsim scenario on, not a Mesa Scenario object."""
-    from mesa.visualization.solara_viz import _build_model_init_kwargs
-
-    from sim.app.dashboard import DashboardModel
-
-    m = DashboardModel(terrain="qarachogh_coarse")
-    params = {
-        "scenario": "joint_brigades",
-        "gap_width_km": 2.5,
-        "coordination": "jcc",
-        "seed": "11",
-        "terrain": "qarachogh_coarse",
-        "step_length": "tick",
-    }
-    kwargs = _build_model_init_kwargs(
-        m, params, add_scenario_when_empty=True, require_model_accepts_scenario=True
-    )
-    assert kwargs == params
-    new = type(m)(**kwargs)
-    assert new.input_errors == []
-    assert (new.config.scenario.name, new.config.coordination, new.config.seed) == (
-        "joint_brigades",
-        "jcc",
-        11,
-    )
-    assert new.notes  # the scenario's own coordination (joint_brigades) was overridden
+    s = Session(terrain=COARSE, gap_width_km=3.0, seed="7")
+    (arm,) = s.arms
+    assert s.errors == [] and (arm.config.seed, arm.config.gap_width_km) == (7, 3.0)
+    s.advance(1)  # to the first midday
+    assert (s.day, s.steps) == (0, 1) and 9 <= view.now(arm.model).hour <= 15  # about midday
+    assert s.date_label == "Wednesday 1 January 2020" and not view.is_night(arm.model)
+    s.advance(7)
+    assert (s.day, s.steps) == (7, 8) and s.date_label == "Wednesday 8 January 2020"
+    series = view.daily_series(arm.model)
+    assert list(series["day"]) == list(range(1, 8))  # completed days only
+    assert {"incidents", "fighters", "tips_reaching_actor", "trust_arab_ia"} <= set(series)
+    assert (series["incidents"].diff().dropna() >= 0).all()  # cumulative
+    kinds = {m.kind for m in view.marks(arm.model)}
+    assert {"post", "insurgent cell", "villager"} <= kinds
 
 
-def test_two_sessions_keep_their_own_agents():
-    """A second session's model must not take the first one's agents off the shared grid."""
-    from sim.app.dashboard import DashboardModel
+def test_side_by_side_runs_two_scenarios_on_one_seed():
+    from sim.app.dashboard import Session
 
-    a = DashboardModel(terrain="qarachogh_coarse")
-    b = DashboardModel(terrain="qarachogh_coarse")
-    assert a.grid is not b.grid
-    a.step()
-    b.step()
-    assert len(a.agents) > 0 and all(agent.cell is not None for agent in a.agents)
+    s = Session(terrain=COARSE, compare_with="joint_brigades", seed="11")
+    assert [a.config.scenario.name for a in s.arms] == ["status_quo_2019", "joint_brigades"]
+    assert [a.config.seed for a in s.arms] == [11, 11]
+    assert [a.config.coordination for a in s.arms] == ["none", "joint_brigades"]  # their own
+    s.advance(3)
+    assert s.steps == 3 and s.day == 2
+    assert len({id(a.model.grid) for a in s.arms}) == 2  # each its own grid
+    same = Session(terrain=COARSE, compare_with="status_quo_2019")
+    assert len(same.arms) == 1  # a scenario beside itself is just one
+
+
+def test_a_session_refuses_bad_input_and_keeps_running():
+    from sim.app.dashboard import Session
+
+    s = Session(terrain=COARSE, seed="abc")
+    assert [e.key for e in s.errors] == ["seed"]
+    assert s.arms[0].config.seed == 20170 and "non-negative whole number" in str(s.errors[0])
+    s = Session(terrain=COARSE, seed="-5", coordination="joint brigades in the gap")
+    assert [e.key for e in s.errors] == ["seed"]
+    assert s.arms[0].config.coordination == "joint_brigades"  # the valid values are kept
+    assert s.arms[0].notes  # status_quo_2019 has coordination none: the page says so
+    s = Session(terrain=COARSE, coordination="total")
+    assert [e.key for e in s.errors] == ["coordination"]
+    s.advance(1)
+    assert s.steps == 1
 
 
 def test_overlay_lines_up_with_the_background():
-    from sim.app import mapview
-    from sim.app.dashboard import DashboardModel
+    from sim.app import mapview, view
+    from sim.app.dashboard import Session
 
-    m = DashboardModel(terrain="qarachogh_coarse")
-    m.step()
-    bg = mapview.background(m.terrain)
-    assert mapview.background(m.terrain) is bg  # cached per terrain and gap width
-    x0, x1, y0, y1 = m.terrain.extent_km
+    s = Session(terrain=COARSE)
+    s.advance(1)
+    model = s.arms[0].model
+    bg = mapview.background(view.terrain(model))
+    assert mapview.background(view.terrain(model)) is bg  # cached per terrain and gap width
+    x0, x1, y0, y1 = view.terrain(model).extent_km
     px, py = bg.to_px([x0, x1], [y1, y0])
     left, top, width, height = bg.axes_px
     assert np.allclose([px[0], py[0], px[1], py[1]], [left, top, left + width, top + height])
-    styles = mapview.frame_styles(m, m.shown_day)
+    styles = mapview.frame_styles(model)
     kinds = mapview.count_kinds(styles)
     assert kinds["post"] > 10 and kinds["insurgent cell"] > 0 and kinds.get("villager", 0) > 0
     svg = mapview.overlay_svg(bg, styles, attributes={"data-test": "1"})
     assert svg.startswith("<svg") and svg.count("<title>") == len(styles)
     assert f'viewBox="0 0 {bg.width_px} {bg.height_px}"' in svg and 'data-test="1"' in svg
+    legend = mapview.legend_html(view.terrain(model))
+    assert "Peshmerga line" in legend and "kidnapping (last 7 days)" in legend
+
+
+@pytest.mark.parametrize(("width", "height", "ncols", "arms"), [(505, 640, 1, 1), (340, 640, 1, 2)])
+def test_chart_text_is_at_least_14_px(width, height, ncols, arms):
+    """Charts are drawn at the size they are shown, so a font of n px in the figure is n px on
+    the screen (the browser test checks the image is not scaled down)."""
+    from sim.app import charts, view
+    from sim.app.dashboard import Session
+
+    s = Session(terrain=COARSE, compare_with="joint_brigades" if arms == 2 else DEFAULTS_NONE)
+    s.advance(3)
+    series = {a.config.scenario.name: view.daily_series(a.model) for a in s.arms}
+    fig = charts.charts_figure(series, days=365, width_px=width, height_px=height, ncols=ncols)
+    assert fig.get_size_inches() * fig.dpi == pytest.approx([width, height])
+    assert charts.smallest_text_px(fig) >= 14.0
+
+
+DEFAULTS_NONE = "nothing (one scenario)"
 
 
 # -- the command -------------------------------------------------------------------------------
@@ -179,6 +182,7 @@ def test_server_environment_is_offline():
     assert env["SOLARA_ASSETS_PROXY"] == "true"
     assert urlsplit(env["SOLARA_ASSETS_CDN"]).hostname == "127.0.0.1"
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "false"
+    assert env["SOLARA_THEME_SHOW_BANNER"] == "false"  # its corner banner covered the charts
     assert Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"], "requirejs@2.3.6").is_dir()
     argv = cmd.server_command("127.0.0.1", 8765)
     assert {"--production", "--no-open", "--no-check-version"} <= set(argv)
@@ -265,10 +269,13 @@ class Traffic:
         return out
 
 
+VIEWPORT = {"width": 1280, "height": 720}  # a workshop projector
+
+
 @pytest.fixture
 def page(server, browser):
     """A fresh browser session (its own model) on the dashboard, with its traffic recorded."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context = browser.new_context(viewport=VIEWPORT)
     pg = context.new_page()
     traffic = Traffic(pg)
     pg.goto(server["url"])
@@ -280,24 +287,29 @@ def page(server, browser):
     assert traffic.failed == []
 
 
-def _map(page):
-    return page.locator(".gapsim-map")
+def _map(page, arm: int = 0):
+    return page.locator(f".gapsim-map[data-arm='{arm}']")
 
 
-def _wait_attr(page, name: str, value: str) -> None:
+def _wait_attr(page, name: str, value: str, arm: int = 0) -> None:
     page.wait_for_function(
-        "([n, v]) => { const e = document.querySelector('.gapsim-map');"
+        "([n, v, a]) => { const e = document.querySelector(`.gapsim-map[data-arm='${a}']`);"
         " return e && e.getAttribute(n) === v; }",
-        arg=[name, value],
+        arg=[name, value, str(arm)],
         timeout=TIMEOUT_MS,
     )
 
 
-def _step(page, n: int = 1) -> None:
+def _step(page, button: str = "+1 day", n: int = 1) -> None:
     for _ in range(n):
-        before = int(_map(page).get_attribute("data-step"))
-        page.get_by_role("button", name="Step", exact=True).click()
-        _wait_attr(page, "data-step", str(before + 1))
+        before = int(_map(page).get_attribute("data-step"))  # days advanced so far
+        page.get_by_role("button", name=button, exact=True).click()
+        _wait_attr(page, "data-step", str(before + (7 if button == "+1 week" else 1)))
+
+
+def _choose(page, select: str, option: str) -> None:
+    page.get_by_role("button", name=select).click()
+    page.get_by_role("option", name=option, exact=True).click()
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -309,18 +321,22 @@ def _png(data: bytes) -> np.ndarray:
 @needs_chromium
 def test_page_loads_and_draws_the_map(page):
     img = page.locator("img.gapsim-map-background")
-    assert img.evaluate("e => e.complete && e.naturalWidth") > 500
+    assert img.evaluate("e => e.complete && e.naturalWidth") > 400
     assert img.get_attribute("data-gap-width-km") == "4"
     shapes = page.locator(".gapsim-overlay path, .gapsim-overlay circle")
     assert shapes.count() > 50  # posts and insurgent cells at the start
     assert _map(page).get_attribute("data-step") == "0"
-    assert page.locator("img").count() >= 2  # the map and the charts
-    assert page.get_by_role("button", name="Reset").is_visible()
+    assert page.locator(".gapsim-charts img").count() == 1
+    for name in ("Play", "+1 day", "+1 week", "Restart"):
+        assert page.get_by_role("button", name=name, exact=True).is_visible()
+    text = page.locator("body").inner_text()
+    for jargon in ("Render Interval", "Use Threads", "Play Interval"):
+        assert jargon not in text
 
 
 @needs_chromium
 def test_every_request_stays_on_this_machine(page, server):
-    _step(page, 2)
+    _step(page, n=2)
     traffic = page.traffic
     assert traffic.requests and traffic.sockets  # the page and its websocket were recorded
     assert traffic.foreign(server["port"]) == []
@@ -329,32 +345,56 @@ def test_every_request_stays_on_this_machine(page, server):
 
 
 @needs_chromium
-def test_step_advances_the_counter_and_the_screenshot(page):
-    _step(page, 1)
+def test_projector_screenshot_shows_the_date_readable_charts_and_slider_values(page):
+    """At 1280 x 720: the date on top, every slider's value on screen, the charts shown at their
+    natural size (their text, >= 14 px in the figure, is not scaled down) and inside the view."""
+    _step(page, n=1)
     m = _map(page)
     assert (m.get_attribute("data-step"), m.get_attribute("data-day")) == ("1", "0")
-    assert "step 1" in page.locator(".gapsim-status").inner_text()
     assert int(m.get_attribute("data-villagers-out")) > 0  # midday: people are out working
-    # A month in, for the screenshot: step a week at a time.
-    page.get_by_role("button", name="Step length (tick = 3 h)").click()
-    page.get_by_role("option", name="week").click()
-    page.get_by_role("button", name="Reset").click()
-    _wait_attr(page, "data-step", "0")
-    _step(page, 5)
-    assert m.get_attribute("data-day") == "34"  # day 6 at midday, then four weeks on
+    _step(page, "+1 week", n=4)
+    assert m.get_attribute("data-day") == "28"
+    assert page.locator(".gapsim-date").inner_text() == "Wednesday 29 January 2020"
+    thumbs = page.locator(".v-slider__thumb-label").all_inner_texts()
+    assert [t.strip() for t in thumbs] == ["2", "4"]  # speed and gap width, always shown
+    body = page.locator("body").inner_text()
+    assert "Speed: 2 days a second" in body and "Gap between the lines: 4 km" in body
+    chart = page.locator(".gapsim-charts img")
+    natural, shown = chart.evaluate("e => [e.naturalWidth, e.getBoundingClientRect().width]")
+    assert shown >= natural - 1, "the chart image must not be scaled down"
+    box = chart.bounding_box()
+    assert box["x"] + box["width"] <= VIEWPORT["width"] + 1 and box["y"] < VIEWPORT["height"]
     page.mouse.move(0, 0)
     time.sleep(0.5)  # let the chart image settle
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 50_000
+    page.screenshot(path=str(shot))  # the projector's view, 1280 x 720
+    assert _png(shot.read_bytes()).shape[:2] == (720, 1280)
     if os.environ.get("GAPSIM_UPDATE_SCREENSHOT", "") not in ("", "0"):
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, DOCS_IMG / "dashboard.png")
 
 
 @needs_chromium
-def test_gap_width_and_reset_redraw_the_gap_band(page):
+def test_side_by_side_runs_two_scenarios_with_the_same_seed(page):
+    _choose(page, "Side by side with", "joint_brigades")
+    page.get_by_role("button", name="Restart", exact=True).click()
+    page.wait_for_selector(".gapsim-map[data-arm='1']", timeout=TIMEOUT_MS)
+    _step(page, "+1 week")
+    _wait_attr(page, "data-step", "7", arm=1)  # the second map may be redrawn a moment later
+    a, b = _map(page, 0), _map(page, 1)
+    assert (a.get_attribute("data-scenario"), b.get_attribute("data-scenario")) == (
+        "status_quo_2019", "joint_brigades")
+    assert a.get_attribute("data-seed") == b.get_attribute("data-seed") == "20170"
+    assert a.get_attribute("data-day") == b.get_attribute("data-day") == "6"
+    chart = page.locator(".gapsim-charts img").bounding_box()
+    assert chart["x"] + chart["width"] <= VIEWPORT["width"] + 1  # maps and charts all in view
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard_side_by_side.png"))
+
+
+@needs_chromium
+def test_gap_width_and_restart_redraw_the_gap_band(page):
     def band_pixels() -> tuple[np.ndarray, int]:
         """The map as shown, and the hatch pixels of the gap band in the picture it shows."""
         img = page.locator("img.gapsim-map-background")
@@ -366,12 +406,13 @@ def test_gap_width_and_reset_redraw_the_gap_band(page):
         return shown, int((np.abs(rgb - gap).sum(axis=2) < 0.1).sum())
 
     before, band_before = band_pixels()
-    slider = page.get_by_role("slider", name="Gap width (km)")
+    slider = page.get_by_role("slider", name=re.compile("Gap between the lines"))
     slider.focus()
     for _ in range(4):  # 0.5 km a press
         slider.press("ArrowRight")
     assert slider.get_attribute("aria-valuenow") == "6"
-    page.get_by_role("button", name="Reset").click()
+    assert "Settings changed: press Restart." in page.locator("body").inner_text()
+    page.get_by_role("button", name="Restart", exact=True).click()
     _wait_attr(page, "data-gap-width-km", "6")
     page.wait_for_selector("img.gapsim-map-background[data-gap-width-km='6']", timeout=TIMEOUT_MS)
     page.wait_for_function("document.querySelector('img.gapsim-map-background').complete")
@@ -383,19 +424,19 @@ def test_gap_width_and_reset_redraw_the_gap_band(page):
 
 @needs_chromium
 def test_bad_seed_is_reported_in_the_page(page):
-    seed = page.get_by_label("Seed (whole number; Enter to apply)")
+    seed = page.get_by_label("Random seed (same seed, same run; Enter)")
     seed.fill("abc")
     seed.press("Enter")
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Restart", exact=True).click()
     error = page.locator(".gapsim-input-error")
     error.wait_for(timeout=TIMEOUT_MS)
     assert error.count() == 1  # only the seed was refused
     text = error.inner_text()
     assert "seed='abc'" in text and "non-negative whole number" in text
     assert _map(page).get_attribute("data-seed") == "20170"  # the model still runs
-    _step(page, 1)
+    _step(page)
     seed.fill("42")
     seed.press("Enter")
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Restart", exact=True).click()
     _wait_attr(page, "data-seed", "42")
     assert page.locator(".gapsim-input-error").count() == 0

@@ -2,7 +2,8 @@
 
 Why a recorded run, not a live model: the frames are drawn from snapshots taken while the model
 runs (positions at midday each ``every_days``), so the model stays free of drawing code and the
-static map is drawn once; each frame only moves scatter points.
+static map is drawn once; each frame only moves scatter points. The model is read only through
+``sim.app.view``, the one adapter every view of a live model shares.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
 
-from sim.model.params import FORCES  # noqa: E402
+from sim.app import view  # noqa: E402
 
 FORCE_COLOURS = {"PESH": "#1b9e77", "IA": "#d95f02", "PMF": "#7570b3", "JOINT": "#e7298a"}
 INCIDENT_COLOUR = "#e31a1c"
@@ -27,7 +28,7 @@ class Frame:
     day: int
     date: str
     patrols: np.ndarray
-    patrol_force: np.ndarray
+    patrol_force: list[str]
     cells: np.ndarray
     villagers_out: np.ndarray
     incidents: np.ndarray  # incidents of the last ``every_days`` (x, y)
@@ -40,28 +41,19 @@ class Recording:
 
 
 def record(model, every_days: int = 2) -> Recording:
-    """Run ``model`` to its horizon, taking a snapshot at midday every ``every_days`` days."""
+    """Run ``model`` to its horizon a day at a time (``sim.app.view``), taking a snapshot at
+    midday every ``every_days`` days."""
     rec = Recording()
-    tpd = model.clock.ticks_per_day
-    midday = tpd // 2
-    last_inc = 0
-    while model.running:
-        model.step()
-        clock = model.clock
-        if clock.tick_of_day == midday and clock.day % every_days == 0:
-            f = model.forces
-            ins = model.insurgents
-            v = model.villagers
-            inc = model.recorder.inc
-            xy = np.column_stack([inc["x_km"][last_inc:], inc["y_km"][last_inc:]]) \
-                if len(inc["x_km"]) > last_inc else np.zeros((0, 2))
-            last_inc = len(inc["x_km"])
-            rec.frames.append(Frame(
-                day=clock.day, date=clock.date.isoformat(),
-                patrols=f.patrol_xy[f.patrol_out].copy(),
-                patrol_force=f.patrol_force[f.patrol_out].copy(),
-                cells=ins.xy[ins.active].copy(), villagers_out=v.xy[v.out].copy(),
-                incidents=xy, fighters=ins.total_fighters))
+    while view.is_running(model):
+        view.advance_day(model)
+        snap = view.snapshot(model)
+        if snap.day % every_days == 0 and view.is_running(model):
+            recent = view.recent_incidents(model, every_days)
+            xy = np.array([(i.x_km, i.y_km) for i in recent], dtype=float).reshape(-1, 2)
+            rec.frames.append(Frame(day=snap.day, date=snap.date, patrols=snap.patrols,
+                                    patrol_force=snap.patrol_force, cells=snap.cells,
+                                    villagers_out=snap.villagers_out, incidents=xy,
+                                    fighters=snap.fighters))  # fmt: skip
     return rec
 
 
@@ -84,7 +76,7 @@ def render(terrain, recording: Recording, path: str | Path, title: str, fps: int
         fr = recording.frames[i]
         vill.set_offsets(fr.villagers_out if len(fr.villagers_out) else empty)
         pat.set_offsets(fr.patrols if len(fr.patrols) else empty)
-        pat.set_color([FORCE_COLOURS[FORCES[k]] for k in fr.patrol_force])
+        pat.set_color([FORCE_COLOURS.get(k, "#444444") for k in fr.patrol_force])
         cells.set_offsets(fr.cells if len(fr.cells) else empty)
         inc.set_offsets(fr.incidents if len(fr.incidents) else empty)
         text.set_text(f"{fr.date}  day {fr.day}  fighters {fr.fighters}  "

@@ -1,131 +1,240 @@
-"""Scenario comparison tables and figures, from a results directory's tables only.
+"""Scenario comparison tables and the plain-language summary, from a results directory's tables.
 
-Why: a workshop needs, per policy option, what it changes against a baseline with honest
-uncertainty. Replicate ``r`` of every scenario shares its random numbers (common random numbers),
-so differences are paired replicate by replicate; intervals are 95 % t-intervals of the paired
-mean difference, and percent changes use a delta-method interval of the ratio of means
-(``sim.engine.stats.paired_differences``).
+Why: a workshop needs, per policy option, what it changes against a baseline, with honest
+uncertainty and in words: what improves, what gets worse, what else changes. Replicate ``r`` of
+every scenario shares its random numbers (common random numbers), so differences are paired
+replicate by replicate. Every interval is the bootstrap percentile interval over replicates of
+``sim.engine.stats`` (one method for the tables, the summary, the CSVs and the figures); every
+label, unit and direction comes from ``sim.outcomes``. Counts change in percent, shares in
+percentage points. A change is "clear" when its 95 % interval excludes no change; below
+``MIN_RELIABLE_N`` replicates the summary says the intervals are unreliable and quotes replicate
+counts instead of intervals.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from sim.engine.stats import MIN_RELIABLE_N, Resampler, paired_differences, summarise
+from sim.outcomes import NOT_OUTCOMES, directed, headline, outcome
 
-#: Outcomes compared, with whether lower is better (None: neither, shown without a verdict).
-OUTCOMES: dict[str, bool | None] = {
-    "incidents": True,
-    "kidnappings": True,
-    "fake_checkpoints": True,
-    "ambushes": True,
-    "extortions": True,
-    "incidents_gap": True,
-    "hostages": True,
-    "casualties_security": True,
-    "casualties_civilian": True,
-    "fighters_final": True,
-    "insurgents_killed": False,
-    "airstrikes": None,
-    "tips_reaching_share": False,
-    "informant_links_ia": False,
-    "gap_control": False,
-}
-#: Outcomes in the forest plot (a readable subset; every outcome is in the tables).
-FOREST = ("incidents", "kidnappings", "fake_checkpoints", "ambushes", "extortions", "incidents_gap",
-          "hostages", "fighters_final", "tips_reaching_share", "gap_control")
-#: Right edge of the forest plot (%); longer intervals are drawn to the edge with an arrow.
-FOREST_MAX_PCT = 300.0
-#: Outcomes named in the plain-language summary lines.
-HEADLINE = ("incidents", "kidnappings", "fake_checkpoints", "fighters_final", "tips_reaching_share")
+#: Verdicts a paired difference can get.
+VERDICTS = ("better", "worse", "changed", "unclear")
 
 
-def comparison_tables(runs: pd.DataFrame, baseline: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-scenario summary, paired differences from the baseline)."""
-    from sim.engine.stats import paired_differences, summarise
-
-    outcomes = [o for o in OUTCOMES if o in runs.columns]
-    summary = summarise(runs, by="scenario", outcomes=outcomes)
-    lower = {o: (v if v is not None else True) for o, v in OUTCOMES.items()}
-    diffs = paired_differences(runs, baseline, outcomes, by="scenario", lower_is_better=lower)
-    return summary, diffs
+def compared_outcomes(runs: pd.DataFrame) -> list[str]:
+    """Every numeric outcome column of a runs table, headline outcomes first."""
+    numeric = [c for c in runs.columns if c not in NOT_OUTCOMES
+               and pd.api.types.is_numeric_dtype(runs[c]) and runs[c].dtype != bool]  # fmt: skip
+    first = [o for o in headline() if o in numeric]
+    return first + [c for c in numeric if c not in first]
 
 
-def _fmt_pct(x: float) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:+.0f}%"
+def comparison_tables(
+    runs: pd.DataFrame, baseline: str, resampler: Resampler | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-scenario summary, paired differences from the baseline), with labels, units, the
+    change in its display unit and a verdict per difference."""
+    boot = resampler or Resampler()
+    outcomes = compared_outcomes(runs)
+    summary = summarise(runs, by="scenario", outcomes=outcomes, resampler=boot)
+    summary.insert(2, "label", [outcome(o).label for o in summary["outcome"]])
+    summary.insert(3, "unit", [outcome(o).unit for o in summary["outcome"]])
+    diffs = paired_differences(runs, baseline, outcomes, by="scenario",
+                               lower_is_better=directed(outcomes), resampler=boot)  # fmt: skip
+    return summary, add_display_columns(diffs)
 
 
-def summary_lines(diffs: pd.DataFrame, order: list[str]) -> list[str]:
-    """One plain-language line per scenario and headline outcome."""
-    lines = []
+def add_display_columns(diffs: pd.DataFrame) -> pd.DataFrame:
+    """``label``, ``direction``, ``change``/``change_low``/``change_high`` in ``change_unit``
+    (percent for counts and amounts, percentage points for shares), ``significant`` and
+    ``verdict``."""
+    out = diffs.copy()
+    specs = [outcome(o) for o in out["outcome"]]
+    points = np.array([s.kind == "share" for s in specs])
+    out["label"] = [s.label for s in specs]
+    out["direction"] = [s.direction for s in specs]
+    out["change_unit"] = np.where(points, "points", "%")
+    for src_pct, src_diff, dst in (("pct_change", "diff_mean", "change"),
+                                   ("pct_low", "diff_low", "change_low"),
+                                   ("pct_high", "diff_high", "change_high")):  # fmt: skip
+        out[dst] = np.where(points, 100 * out[src_diff], out[src_pct])
+    low, high = out["diff_low"].to_numpy(float), out["diff_high"].to_numpy(float)
+    sig = np.isfinite(low) & np.isfinite(high) & ((low > 0) | (high < 0))
+    out["significant"] = sig
+    verdicts = []
+    for s, clear, d in zip(specs, sig, out["diff_mean"], strict=True):
+        if not clear:
+            verdicts.append("unclear")
+        elif s.better is None:
+            verdicts.append("changed")
+        else:
+            verdicts.append("better" if (d < 0) == (s.better == "lower") else "worse")
+    out["verdict"] = verdicts
+    return out
+
+
+# ------------------------------------------------------------------------------------- formatting
+
+
+def fmt_change(value: float, unit: str) -> str:
+    """``-89%``, ``+24 points``, ``n/a``."""
+    if value is None or not np.isfinite(value):
+        return "no upper limit" if value == math.inf else "n/a"
+    number = f"{value:+.0f}" if abs(value) >= 9.5 or unit == "%" else f"{value:+.1f}"
+    return f"{number}%" if unit == "%" else f"{number} points"
+
+
+def fmt_interval(low: float, high: float, unit: str) -> str:
+    """``[-97%, -76%]`` or ``[+21, +30 points]``."""
+    def one(x: float) -> str:
+        if not np.isfinite(x):
+            return "+inf" if x == math.inf else "n/a"
+        return f"{x:+.0f}" if abs(x) >= 9.5 or unit == "%" else f"{x:+.1f}"
+    suffix = "%" if unit == "%" else " points"
+    if unit == "%":
+        return f"[{one(low)}%, {one(high)}%]"
+    return f"[{one(low)}, {one(high)}{suffix}]"
+
+
+def change_phrase(row: Mapping[str, Any], reliable: bool) -> str:
+    """One outcome's change in words: ``incidents (all types) -89% [-97%, -76%]`` (reliable) or
+    ``incidents (all types) -89% (lower in 6 of 6 replicates)`` (too few replicates)."""
+    unit = row["change_unit"]
+    change = row["change"]
+    if not np.isfinite(change) and unit == "%":  # the baseline had none: say so in counts
+        return (f"{row['label']} {outcome(row['outcome']).display(row['mean'])} "
+                f"(none in {row['baseline']})")  # fmt: skip
+    text = f"{row['label']} {fmt_change(change, unit)}"
+    if reliable:
+        return f"{text} {fmt_interval(row['change_low'], row['change_high'], unit)}"
+    n = int(row["n"])
+    if n < 2:
+        return text
+    lower = row["diff_mean"] < 0
+    count = int(row["n_lower"] if lower else row["n_higher"])
+    word = "lower" if lower else "higher"
+    return f"{text} ({word} in {count} of {n} replicates)"
+
+
+@dataclass
+class ScenarioSummary:
+    """What one scenario changes against the baseline, grouped by verdict."""
+
+    scenario: str
+    baseline: str
+    n: int
+    better: list[str] = field(default_factory=list)
+    more_better: int = 0
+    worse: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unclear: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reliable(self) -> bool:
+        return self.n >= MIN_RELIABLE_N
+
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """(heading, phrases) of the non-empty groups, in reading order."""
+        better = list(self.better)
+        if self.more_better:
+            better.append(f"and {self.more_better} more outcomes (see the table)")
+        out = [("Better", better), ("Worse", self.worse),
+               ("Also changes (neither better nor worse)", self.changed),
+               ("No clear change", self.unclear)]  # fmt: skip
+        if self.n < 2:
+            out = [("Single-run differences (no verdicts with one replicate)",
+                    self.better + self.worse + self.changed + self.unclear)]  # fmt: skip
+        return [(h, items) for h, items in out if items]
+
+    def text(self) -> str:
+        """Plain text for the terminal and the handout."""
+        lines = [f"{self.scenario} vs {self.baseline}:"]
+        for heading, items in self.groups():
+            lines.append(f"  {heading}: " + "; ".join(items))
+        lines += [f"  {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+#: Extra per-scenario summary lines: ``fn(runs, scenario, baseline) -> list[str]``. The place for
+#: lines computed from the runs table beyond the paired differences; see :func:`scenario_notes`.
+ScenarioNote = Callable[[pd.DataFrame, str, str], list[str]]
+
+
+def scenario_notes(runs: pd.DataFrame, scenario: str, baseline: str) -> list[str]:
+    """Extra summary lines for one scenario, computed from the runs table.
+
+    The hook for comparisons over parameter uncertainty: when the runs carry a
+    ``posterior_draw`` column (``gapsim compare parameters=posterior``), a line such as "better
+    in N% of plausible worlds" goes here and appears under the scenario in the terminal
+    summary, the report and the handout. Without that column there is nothing to add.
+    """
+    if "posterior_draw" not in runs.columns:
+        return []
+    # Runs over posterior draws: the "share of plausible worlds" line, computed per
+    # posterior_draw from `runs`, belongs here (added with `parameters=posterior`).
+    return []
+
+
+def scenario_summaries(
+    runs: pd.DataFrame,
+    diffs: pd.DataFrame,
+    order: Sequence[str],
+    notes: Sequence[ScenarioNote] = (scenario_notes,),
+) -> list[ScenarioSummary]:
+    """Per scenario (in ``order``): headline outcomes that improve, every outcome that gets
+    clearly worse, headline outcomes that change without a direction, and headline outcomes
+    without a clear change."""
+    heads = set(headline())
+    out = []
     for scenario in order:
         rows = diffs[diffs["scenario"] == scenario]
         if rows.empty:
             continue
-        parts = []
-        for outcome in HEADLINE:
-            r = rows[rows["outcome"] == outcome]
-            if r.empty:
+        n = int(rows["n"].max())
+        reliable = n >= MIN_RELIABLE_N
+        s = ScenarioSummary(scenario, str(rows["baseline"].iloc[0]), n)
+        for _, r in rows.iterrows():
+            is_head = r["outcome"] in heads
+            phrase = change_phrase(r, reliable)
+            if n < 2:
+                if is_head:
+                    s.unclear.append(phrase)
                 continue
-            r = r.iloc[0]
-            verdict = OUTCOMES.get(outcome)
-            better = f", better in {r['share_better']:.0%} of replicates" if verdict is not None else ""
-            # A count cannot fall by more than 100 %: the delta-method bound is clipped for reading.
-            low = max(r["pct_low"], -100.0) if np.isfinite(r["pct_low"]) else r["pct_low"]
-            parts.append(f"{outcome} {_fmt_pct(r['pct_change'])} "
-                         f"[{_fmt_pct(low)}, {_fmt_pct(r['pct_high'])}]{better}")
-        lines.append(f"{scenario}: " + "; ".join(parts) + f" vs {r['baseline']}")
-    return lines
+            verdict = r["verdict"]
+            if verdict == "worse":
+                s.worse.append(phrase)
+            elif verdict == "better":
+                if is_head:
+                    s.better.append(phrase)
+                else:
+                    s.more_better += 1
+            elif verdict == "changed" and is_head:
+                s.changed.append(phrase)
+            elif verdict == "unclear" and is_head:
+                s.unclear.append(r["label"])
+        for fn in notes:
+            s.notes += fn(runs, scenario, s.baseline)
+        out.append(s)
+    return out
 
 
-def plot_forest(diffs: pd.DataFrame, path: str | Path | None = None, outcomes=None):
-    """Forest plot: percent change from the baseline with 95 % intervals, per outcome."""
-    outcomes = outcomes or [o for o in FOREST if o in set(diffs["outcome"])]
-    scenarios = list(dict.fromkeys(diffs["scenario"]))
-    fig, ax = plt.subplots(figsize=(9, 0.28 * len(outcomes) * max(len(scenarios), 1) + 1.8),
-                           constrained_layout=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    y = 0.0
-    ticks, labels = [], []
-    for outcome in outcomes:
-        for k, scenario in enumerate(scenarios):
-            r = diffs[(diffs["outcome"] == outcome) & (diffs["scenario"] == scenario)]
-            if r.empty:
-                continue
-            r = r.iloc[0]
-            if np.isfinite(r["pct_change"]):
-                c = colors[k % len(colors)]
-                mid = min(r["pct_change"], FOREST_MAX_PCT)
-                low = max(r["pct_low"], -100.0)
-                high = min(r["pct_high"], FOREST_MAX_PCT)
-                ax.plot([low, high], [y, y], color=c, lw=1.5)
-                ax.plot(mid, y, "o", color=c, label=scenario if outcome == outcomes[0] else None)
-                if r["pct_high"] > FOREST_MAX_PCT:
-                    ax.plot(FOREST_MAX_PCT, y, ">", color=c, ms=6)
-            y -= 1
-        ticks.append(y + len(scenarios) / 2 + 0.5)
-        labels.append(outcome)
-        y -= 0.8
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlim(-105, FOREST_MAX_PCT + 10)
-    ax.set_yticks(ticks, labels)
-    ax.set_xlabel(f"change from baseline {diffs['baseline'].iloc[0]} (%), mean and 95% interval")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title("Paired differences from the baseline (common random numbers)")
-    if path is not None:
-        _save(fig, path)
-    return fig
-
-
-def _save(fig, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    fig.savefig(path.with_suffix(".svg"))
-    plt.close(fig)
+def reliability_note(n: int) -> str:
+    """What the intervals mean at this number of replicates (one sentence)."""
+    if n < 2:
+        return (f"{n} replicate per scenario: no interval can be computed, and every difference "
+                "is a single run's. Run at least 10 replicates for intervals.")  # fmt: skip
+    if n < MIN_RELIABLE_N:
+        return (f"Only {n} replicates per scenario: intervals from fewer than {MIN_RELIABLE_N} "
+                "replicates are unreliable, so the summary gives replicate counts instead, and "
+                "tables and figures mark every interval as unreliable. The verdicts are "
+                f"indicative; run replicates={MIN_RELIABLE_N} or more before relying on them.")
+    return ("Brackets are 95% intervals: bootstrap percentile intervals over the replicates "
+            "(pairs resampled together), so they stay within what each outcome can take.")

@@ -543,7 +543,7 @@ def plot_terrain_map(
                 edgecolors="white",
                 linewidths=0.4,
                 alpha=0.9,
-                zorder=7.5,
+                zorder=8.5,  # above the settlement markers: incidents at a village stay visible
             )
             handles.append(
                 Line2D(
@@ -578,14 +578,18 @@ def plot_incident_density(
     title: str | None = None,
     *,
     bin_km: float = 2.0,
+    replicates: int | None = None,
 ) -> Figure:
     """Incidents per km^2 on a ``bin_km`` grid over a faint terrain backdrop with the lines.
 
-    If ``incidents`` has a ``replicate`` column the density is averaged over replicates.
+    The density is averaged over ``replicates`` (default: the replicates that appear in a
+    ``replicate`` column, which undercounts when some replicates had no incident: pass the
+    run's replicate count). Several scenarios side by side: ``sim.analysis.density``.
 
     Args:
         terrain: the terrain the incidents happened on.
         incidents: table with ``x_km``, ``y_km``, ``type`` (and optionally ``replicate``).
+        replicates: how many replicates produced ``incidents``.
         path: if given, save a PNG there (parent folders are created).
         title: figure title.
         bin_km: side of the histogram bins.
@@ -602,7 +606,7 @@ def plot_incident_density(
     counts, _, _ = np.histogram2d(
         incidents["x_km"].to_numpy(float), incidents["y_km"].to_numpy(float), bins=[xe, ye]
     )
-    n_rep = (
+    n_rep = replicates or (
         int(incidents["replicate"].nunique())
         if "replicate" in incidents.columns and len(incidents)
         else 1

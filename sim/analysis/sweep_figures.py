@@ -22,24 +22,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-#: Units of outcomes that are not counts of events per replicate.
-OUTCOME_UNITS: dict[str, str] = {
-    "gap_control": "share of days the gap is controlled, 0-1",
-    "tips_reaching_share": "share of tips reaching the acting force, 0-1",
-    "incident_density_ratio_gap": "incidents per km² in the gap / elsewhere",
-    "kills_per_strike": "fighters killed per strike",
-    "fighters_final": "fighters at the end",
-    "fighters_mean": "fighters, daily mean",
-    "fighters_max": "fighters, maximum",
-    "cells_final": "cells at the end",
-    "daylight_move_share": "share of moves in daylight, 0-1",
-    "hostages": "persons per replicate",
-    "casualties_security": "persons per replicate",
-    "casualties_civilian": "persons per replicate",
-    "informant_links_pesh": "links at the end",
-    "informant_links_ia": "links at the end",
-    "informant_links_pmf": "links at the end",
-}
+from sim.analysis.style import slide_style  # noqa: E402
+from sim.engine.stats import MIN_RELIABLE_N  # noqa: E402
+from sim.outcomes import label as plain_label  # noqa: E402
+from sim.outcomes import outcome as outcome_spec  # noqa: E402
 
 #: Labels of headline factors (others: the config key and its unit from ModelParams).
 FACTOR_LABELS: dict[str, str] = {
@@ -53,16 +39,33 @@ SAVE_DPI = 130
 
 
 def outcome_label(outcome: str, days: int | None = None) -> str:
-    """``outcome (unit)``: counts are per replicate of ``days`` simulated days."""
-    if outcome in OUTCOME_UNITS:
-        unit = OUTCOME_UNITS[outcome]
-    elif outcome.startswith("trust_"):
-        unit = "mean trust at the end, 0-1"
-    else:
-        unit = "count per replicate"
-    if days and ("per replicate" in unit):
-        unit += f" of {days} d"
-    return f"{outcome} ({unit})"
+    """``label (unit)`` from ``sim.outcomes``; counts are per replicate of ``days`` days."""
+    spec = outcome_spec(outcome)
+    if spec.kind == "count":
+        return f"{spec.label} ({spec.unit} per replicate" + (f" of {days} d)" if days else ")")
+    return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
+
+
+def _scale(outcome: str) -> float:
+    """Shares are drawn in percent (their unit in the outcome table)."""
+    return 100.0 if outcome_spec(outcome).kind == "share" else 1.0
+
+
+def _unit_label(outcome: str, days: int | None = None) -> str:
+    """The unit of an axis: ``people per replicate of 30 d``, ``% of tips``."""
+    spec = outcome_spec(outcome)
+    if spec.kind == "count":
+        return f"{spec.unit} per replicate" + (f" of {days} d" if days else "")
+    return spec.unit
+
+
+def _replicates_note(summary: pd.DataFrame) -> str:
+    """``6 replicates per point`` (the most any outcome had), with the reliability caveat."""
+    n = int(summary["n"].max()) if len(summary) else 0
+    text = f"{n} replicate{'s' if n != 1 else ''} per point"
+    if n < MIN_RELIABLE_N:
+        text += f"; intervals from fewer than {MIN_RELIABLE_N} are unreliable"
+    return text
 
 
 def factor_label(name: str, key: str | None = None, kind: str = "continuous") -> str:
@@ -95,7 +98,19 @@ def save(fig: plt.Figure, path: Path) -> list[Path]:
     return [path, svg]
 
 
-def _grid(n: int, ncols: int = 3, size: tuple[float, float] = (4.6, 3.6)):
+def slide_figure(fn):
+    """Draw the whole figure (ticks included) with slide-sized default text."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with slide_style():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _grid(n: int, ncols: int = 3, size: tuple[float, float] = (6.0, 4.7)):
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(
@@ -127,6 +142,7 @@ def _fmt(x: float) -> str:
 # ------------------------------------------------------------------------------------- factorial
 
 
+@slide_figure
 def plot_heatmap(
     summary: pd.DataFrame,
     outcome: str,
@@ -140,24 +156,24 @@ def plot_heatmap(
     days: int | None = None,
     title: str | None = None,
 ) -> list[Path]:
-    """Two panels over ``x`` x ``y``: the mean (cells print mean ± 95% half-width) and the
-    half-width itself, so the precision of every cell is visible."""
+    """Two panels over ``x`` x ``y``: the mean (cells print the mean and its 95% interval) and
+    the interval's width, so the precision of every cell is visible."""
     sub = summary[summary["outcome"] == outcome]
     xs = _ordered(sub[x].tolist(), None)
     ys = _ordered(sub[y].tolist(), y_order)
+    scale = _scale(outcome)
     mean = sub.pivot_table(index=y, columns=x, values="mean", aggfunc="first").reindex(
         index=ys, columns=xs
-    )
-    half = sub.pivot_table(index=y, columns=x, values="half_width", aggfunc="first").reindex(
-        index=ys, columns=xs
-    )
-    n = int(sub["n"].min()) if len(sub) else 0
+    ) * scale
+    low, high = (sub.pivot_table(index=y, columns=x, values=c, aggfunc="first").reindex(
+        index=ys, columns=xs) * scale for c in ("ci_low", "ci_high"))  # fmt: skip
+    width = high - low
     fig, (ax1, ax2) = plt.subplots(
-        1, 2, figsize=(max(9.0, 1.25 * len(xs) * 2 + 3), 0.7 * len(ys) + 2.6)
+        1, 2, figsize=(max(12.0, 1.7 * len(xs) * 2 + 4), 0.95 * len(ys) + 3.2)
     )
     label = outcome_label(outcome, days)
     panels = ((ax1, mean, "viridis", f"mean: {label}"),
-              (ax2, half, "magma_r", "95% CI half-width (same unit)"))  # fmt: skip
+              (ax2, width, "magma_r", "width of the 95% interval (same unit)"))  # fmt: skip
     for ax, data, cmap, cbar in panels:
         values = data.to_numpy(dtype=float)
         finite = values[np.isfinite(values)]
@@ -169,23 +185,27 @@ def plot_heatmap(
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         cb = fig.colorbar(im, ax=ax, shrink=0.9)
-        cb.set_label(cbar, fontsize=8)
+        cb.set_label(cbar, fontsize=12)
         mid = (vmin + vmax) / 2
         for i in range(len(ys)):
             for j in range(len(xs)):
-                m, h, v = mean.iat[i, j], half.iat[i, j], values[i, j]
-                text = f"{_fmt(m)}\n±{_fmt(h)}" if ax is ax1 else _fmt(h)
+                m, v = mean.iat[i, j], values[i, j]
+                lo, hi = low.iat[i, j], high.iat[i, j]
+                text = f"{_fmt(m)}\n[{_fmt(lo)}, {_fmt(hi)}]" if ax is ax1 else _fmt(width.iat[i, j])
                 dark = cmap == "viridis" and np.isfinite(v) and v < mid
                 dark |= cmap == "magma_r" and np.isfinite(v) and v > mid
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                ax.text(j, i, text, ha="center", va="center", fontsize=11,
                         color="white" if dark else "black")  # fmt: skip
-    ax1.set_title("mean ± 95% CI half-width", fontsize=10)
-    ax2.set_title("95% CI half-width", fontsize=10)
-    fig.suptitle(title or f"{outcome} over {x} and {y} ({n} replicates per cell)", fontsize=11)
+    ax1.set_title("mean [95% interval]", fontsize=13)
+    ax2.set_title("width of the 95% interval", fontsize=13)
+    fig.suptitle(title or f"{plain_label(outcome)} by {x_label} and {y_label} "
+                 f"({_replicates_note(sub)})",
+                 fontsize=14)  # fmt: skip
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save(fig, path)
 
 
+@slide_figure
 def plot_lines(
     summary: pd.DataFrame,
     outcomes: Sequence[str],
@@ -204,39 +224,44 @@ def plot_lines(
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, max(len(levels), 1)))
     for ax, outcome in zip(axes, outcomes, strict=True):
         sub = summary[summary["outcome"] == outcome]
+        scale = _scale(outcome)
         for color, level in zip(colors, levels, strict=True):
             rows = sub[sub[by] == level].sort_values(x)
             xv = rows[x].to_numpy(dtype=float)
-            ax.plot(xv, rows["mean"], marker="o", ms=3, color=color, label=str(level))
+            ax.plot(xv, rows["mean"] * scale, marker="o", ms=4, lw=2, color=color, label=str(level))
             lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
             if np.isfinite(lo).any():
-                ax.fill_between(xv, lo, hi, color=color, alpha=0.18, linewidth=0)
+                ax.fill_between(xv, lo * scale, hi * scale, color=color, alpha=0.18, linewidth=0)
         ax.set_xlabel(x_label)
-        ax.set_ylabel(outcome_label(outcome, days), fontsize=8)
+        ax.set_title(plain_label(outcome), loc="left", fontsize=13)
+        ax.set_ylabel(_unit_label(outcome, days), fontsize=12)
         ax.grid(alpha=0.3)
-    axes[0].legend(title=by_label, fontsize=7, title_fontsize=7)
-    n = int(summary["n"].min()) if len(summary) else 0
-    fig.suptitle(f"Outcomes against {x_label} per {by} (mean and 95% band, {n} replicates)",
-                 fontsize=11)  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, title=by_label, loc="lower center", ncol=min(len(levels), 5),
+               fontsize=12, title_fontsize=12, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))  # fmt: skip
+    fig.suptitle(f"Outcomes against {x_label} per {by} (mean and 95% band, "
+                 f"{_replicates_note(summary)})", fontsize=14)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
     return save(fig, path)
 
 
 # ------------------------------------------------------------------------------------ sensitivity
 
 
+@slide_figure
 def plot_sobol(
     indices: pd.DataFrame, path: Path, *, labels: Mapping[str, str] | None = None
 ) -> list[Path]:
     """One panel per outcome: first-order (S1) and total-order (ST) Sobol indices per factor,
     with their 95% bootstrap intervals, factors sorted by ST."""
     outcomes = list(dict.fromkeys(indices["outcome"]))
-    fig, axes = _grid(len(outcomes), ncols=2, size=(5.6, 0.42 * indices["factor"].nunique() + 1.8))
+    fig, axes = _grid(len(outcomes), ncols=2, size=(7.3, 0.55 * indices["factor"].nunique() + 2.4))
     for ax, outcome in zip(axes, outcomes, strict=True):
         sub = indices[indices["outcome"] == outcome]
         if sub["ST"].isna().all():
             ax.text(0.5, 0.5, f"{outcome}: {sub['note'].iloc[0]}", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=8, wrap=True)  # fmt: skip
+                    transform=ax.transAxes, fontsize=12, wrap=True)  # fmt: skip
             ax.set_axis_off()
             continue
         sub = sub.sort_values("ST", ascending=True)
@@ -246,17 +271,18 @@ def plot_sobol(
                 label="first order S1", capsize=2)  # fmt: skip
         ax.barh(pos - 0.2, sub["ST"], 0.38, xerr=sub["ST_conf"], color="#dd8452",
                 label="total order ST", capsize=2)  # fmt: skip
-        ax.set_yticks(pos, names, fontsize=7)
+        ax.set_yticks(pos, names, fontsize=11)
         ax.axvline(0, color="black", lw=0.6)
-        ax.set_xlabel("Sobol index (share of output variance; bars: 95% CI)", fontsize=8)
-        ax.set_title(outcome, fontsize=10)
+        ax.set_xlabel("Sobol index (share of output variance; bars: 95% CI)", fontsize=12)
+        ax.set_title(outcome, fontsize=13)
         ax.grid(axis="x", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Sobol sensitivity indices", fontsize=11)
+    axes[0].legend(fontsize=11, loc="lower right")
+    fig.suptitle("Sobol sensitivity indices", fontsize=14)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save(fig, path)
 
 
+@slide_figure
 def plot_morris(
     indices: pd.DataFrame,
     path: Path,
@@ -268,12 +294,12 @@ def plot_morris(
     sigma (their s.d.); the dashed line sigma = mu* separates mostly linear/additive effects
     (below) from non-linear or interacting ones (above)."""
     outcomes = list(dict.fromkeys(indices["outcome"]))
-    fig, axes = _grid(len(outcomes), ncols=2, size=(5.6, 4.4))
+    fig, axes = _grid(len(outcomes), ncols=2, size=(7.3, 5.7))
     for ax, outcome in zip(axes, outcomes, strict=True):
         sub = indices[indices["outcome"] == outcome]
         if sub["mu_star"].isna().all():
             ax.text(0.5, 0.5, f"{outcome}: {sub['note'].iloc[0]}", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=8)  # fmt: skip
+                    transform=ax.transAxes, fontsize=12)  # fmt: skip
             ax.set_axis_off()
             continue
         ax.errorbar(sub["mu_star"], sub["sigma"], xerr=sub["mu_star_conf"], fmt="o", ms=4,
@@ -285,7 +311,7 @@ def plot_morris(
             if max(r["mu_star"], r["sigma"]) < 0.06 * big:
                 small.append(name)
                 continue
-            ax.annotate(name, (r["mu_star"], r["sigma"]), fontsize=7, xytext=(3, 3),
+            ax.annotate(name, (r["mu_star"], r["sigma"]), fontsize=11, xytext=(3, 3),
                         textcoords="offset points")  # fmt: skip
         reach = (sub["mu_star"] + sub["mu_star_conf"].fillna(0)).max()
         x_top = float(reach) * 1.08 or 1.0
@@ -295,28 +321,29 @@ def plot_morris(
         ax.set_xlim(0, x_top)
         ax.set_ylim(0, y_top)
         unit = outcome_label(outcome, days).split(" (", 1)[-1].rstrip(")")
-        ax.set_xlabel(f"mu* (mean |effect| of moving across the range; {unit})", fontsize=7.5)
-        ax.set_ylabel("sigma (s.d. of elementary effects, same unit)", fontsize=7.5)
+        ax.set_xlabel(f"mu* (mean |effect| of moving across the range; {unit})", fontsize=11)
+        ax.set_ylabel("sigma (s.d. of elementary effects, same unit)", fontsize=11)
         note = "\n".join(textwrap.wrap("near 0: " + ", ".join(small), 80)) if small else ""
-        ax.set_title(outcome + (f"\n{note}" if note else ""), fontsize=10 if not note else 8)
+        ax.set_title(outcome + (f"\n{note}" if note else ""), fontsize=13 if not note else 8)
         ax.grid(alpha=0.3)
-    fig.suptitle("Morris screening: mu* against sigma", fontsize=11)
+    fig.suptitle("Morris screening: mu* against sigma", fontsize=14)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save(fig, path)
 
 
+@slide_figure
 def plot_effects(
     effects: pd.DataFrame, path: Path, *, labels: Mapping[str, str] | None = None
 ) -> list[Path]:
     """One panel per outcome: standardised regression coefficients with 95% intervals."""
     outcomes = list(dict.fromkeys(effects["outcome"]))
     n_f = effects["factor"].nunique()
-    fig, axes = _grid(len(outcomes), ncols=2, size=(5.4, 0.38 * n_f + 1.8))
+    fig, axes = _grid(len(outcomes), ncols=2, size=(7.0, 0.5 * n_f + 2.4))
     for ax, outcome in zip(axes, outcomes, strict=True):
         sub = effects[effects["outcome"] == outcome]
         if sub["src"].isna().all():
             ax.text(0.5, 0.5, f"{outcome}: {sub['note'].iloc[0]}", ha="center", va="center",
-                    transform=ax.transAxes, fontsize=8)  # fmt: skip
+                    transform=ax.transAxes, fontsize=12)  # fmt: skip
             ax.set_axis_off()
             continue
         sub = sub.assign(size=sub["src"].abs()).sort_values("size")
@@ -324,17 +351,18 @@ def plot_effects(
         err = np.vstack([sub["src"] - sub["ci_low"], sub["ci_high"] - sub["src"]])
         colors = ["#c44e52" if v > 0 else "#4c72b0" for v in sub["src"]]
         ax.barh(pos, sub["src"], xerr=err, color=colors, capsize=2)
-        ax.set_yticks(pos, [(labels or {}).get(f, f) for f in sub["factor"]], fontsize=7)
+        ax.set_yticks(pos, [(labels or {}).get(f, f) for f in sub["factor"]], fontsize=11)
         ax.axvline(0, color="black", lw=0.6)
         ax.set_xlabel("standardised regression coefficient (s.d. of outcome per s.d. of factor)",
-                      fontsize=7.5)  # fmt: skip
-        ax.set_title(f"{outcome} (linear R² = {sub['r2'].iloc[0]:.2f})", fontsize=10)
+                      fontsize=11)  # fmt: skip
+        ax.set_title(f"{outcome} (linear R² = {sub['r2'].iloc[0]:.2f})", fontsize=13)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Factor effects on design-point means (95% CI)", fontsize=11)
+    fig.suptitle("Factor effects on design-point means (95% CI)", fontsize=14)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save(fig, path)
 
 
+@slide_figure
 def plot_scatter(
     summary: pd.DataFrame,
     outcome: str,
@@ -347,21 +375,25 @@ def plot_scatter(
 ) -> list[Path]:
     """One panel per factor: the outcome's design-point means (95% CI bars) against the factor."""
     sub = summary[summary["outcome"] == outcome]
-    fig, axes = _grid(len(factors), ncols=4, size=(3.6, 3.0))
+    fig, axes = _grid(len(factors), ncols=4, size=(4.7, 3.9))
     for ax, f in zip(axes, factors, strict=True):
         values = sub[f].tolist()
         if sub[f].dtype == object:
             order = _ordered(values, (orders or {}).get(f))
             xv = np.array([order.index(v) for v in values], dtype=float)
-            ax.set_xticks(range(len(order)), [str(v) for v in order], fontsize=6, rotation=30)
+            ax.set_xticks(range(len(order)), [str(v) for v in order], fontsize=10, rotation=30)
         else:
             xv = sub[f].to_numpy(dtype=float)
-        yerr = sub["half_width"].to_numpy(dtype=float)
-        ax.errorbar(xv, sub["mean"], yerr=np.where(np.isfinite(yerr), yerr, 0.0), fmt="o",
+        scale = _scale(outcome)
+        mean = sub["mean"].to_numpy(dtype=float) * scale
+        yerr = np.vstack([mean - sub["ci_low"].to_numpy(float) * scale,
+                          sub["ci_high"].to_numpy(float) * scale - mean])
+        ax.errorbar(xv, mean, yerr=np.where(np.isfinite(yerr), np.maximum(yerr, 0.0), 0.0), fmt="o",
                     ms=3, alpha=0.75, color="#4c72b0", ecolor="#c8d3e6")  # fmt: skip
-        ax.set_xlabel((labels or {}).get(f, f), fontsize=7.5)
+        ax.set_xlabel((labels or {}).get(f, f), fontsize=11)
         ax.grid(alpha=0.3)
-    fig.supylabel(outcome_label(outcome, days), fontsize=9)
-    fig.suptitle(f"{outcome}: design-point means (95% CI) against each factor", fontsize=11)
+    fig.supylabel(outcome_label(outcome, days), fontsize=12)
+    fig.suptitle(f"{plain_label(outcome)}: design-point means (95% interval) against each "
+                 f"factor ({_replicates_note(sub)})", fontsize=14)  # fmt: skip
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return save(fig, path)

@@ -1,149 +1,103 @@
-"""The dashboard's live charts, drawn from the model's DataCollector (model reporters only).
+"""The dashboard's live charts, drawn from each model's daily series (``sim.app.view``).
 
-Why one figure of four small panels: each frame re-draws the charts, and one matplotlib figure is
-cheaper to render and send than four; the x axis is the simulated day whatever the step length,
-so charts from a "3 h" run and a "1 week" run read the same way.
+Why one figure of four panels, sized in pixels: each frame re-draws the charts, and one
+matplotlib figure is cheaper to render and send than four. The figure is drawn at the size it is
+shown (``width_px`` x ``height_px`` at ``DPI``), so no text is scaled down in the browser, and no
+text is smaller than ``MIN_FONT_PT`` points, i.e. 14 px or more: readable from the back of a
+workshop room. With two scenarios side by side, each panel has one line per scenario on shared
+axes. Labels come from ``sim.outcomes``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from sim.analysis import maps
-from sim.app.mapview import INCIDENT_STYLE
-from sim.model.recorder import INCIDENT_TYPES
+from sim.outcomes import label
 
-if TYPE_CHECKING:
-    import pandas as pd
+DPI = 100
+#: The smallest text on the charts (points); at ``DPI`` 100 it is 14.6 px.
+MIN_FONT_PT = 10.5
+TITLE_PT = 12.5
+#: Line colours of the first and second scenario.
+ARM_COLOURS = ("#0072B2", "#D55E00")
 
-    from sim.model.model import SecurityGapModel
-
-#: Trust series: (reporter, label, colour, line style).
-TRUST_SERIES = (
-    ("trust_kurd_pesh", "Kurds: PESH", maps.PESH_COLOUR, "-"),
-    ("trust_kurd_ia", "Kurds: IA", maps.IRAQI_COLOUR, "-"),
-    ("trust_arab_pesh", "Arabs: PESH", maps.PESH_COLOUR, "--"),
-    ("trust_arab_ia", "Arabs: IA", maps.IRAQI_COLOUR, "--"),
-)
-
-
-def _trust(model: SecurityGapModel, community: int, force: int) -> float:
-    return float(model.villagers.mean_trust()[community, force])
-
-
-def model_reporters() -> dict[str, Any]:
-    """Reporters for ``mesa.DataCollector`` (cheap: counters and a few small numpy means)."""
-    reps: dict[str, Any] = {"day": lambda m: m.clock.hours / 24.0}
-    for kind in INCIDENT_TYPES:
-        reps[f"inc_{kind}"] = lambda m, k=kind: m.recorder.inc["type"].count(k)
-    reps["fighters"] = lambda m: int(m.insurgents.total_fighters)
-    reps["cells"] = lambda m: int(m.insurgents.active.sum())
-    reps["tips"] = lambda m: int(m.recorder.tips_by_force.sum())
-    reps["tips_reaching_actor"] = lambda m: int(m.intel.tips_reaching_actor)
-    for key, *_ in TRUST_SERIES:
-        community = 0 if "_kurd_" in key else 1
-        force = 0 if key.endswith("_pesh") else 1
-        reps[key] = lambda m, c=community, f=force: _trust(m, c, f)
-    return reps
+#: Panels: (title, [(column, line style, legend words)], y label, y scale). Titles name the
+#: outcome with the outcome table's words; legend words are short enough for a panel.
+PANELS = (
+    (f"{label('incidents').capitalize()} so far", [("incidents", "-", "")], "incidents", 1.0),
+    (label("fighters").capitalize(), [("fighters", "-", "")], "fighters", 1.0),
+    (f"{label('tips').capitalize()} so far",
+     [("tips", ":", "all tips"), ("tips_reaching_actor", "-", "reached the acting force")],
+     "tips", 1.0),
+    ("Trust in the forces (0-100)",
+     [("trust_kurd_pesh", "-", "Kurds in the Peshmerga"),
+      ("trust_arab_ia", "--", "Arabs in the Iraqi Army")], "trust", 100.0),
+)  # fmt: skip
 
 
-def charts_figure(df: pd.DataFrame, *, days: int) -> Figure:
-    """Four panels: incidents by type (cumulative), fighters, tips, trust by community.
+def charts_figure(series: Mapping[str, pd.DataFrame], *, days: int, width_px: int = 490,
+                  height_px: int = 600, ncols: int = 1) -> Figure:
+    """Four panels, one line per scenario (``series``: name -> ``view.daily_series``).
 
     Args:
-        df: ``DataCollector.get_model_vars_dataframe()`` with the reporters above.
+        series: the daily series of each scenario shown (one or two).
         days: the run's horizon (days), to fix the x range as the run goes on.
+        width_px, height_px: the size the figure is shown at.
+        ncols: panels per row (1: a column of four; 2: a 2 x 2 grid).
     """
-    fig = Figure(figsize=(6.4, 6.6), dpi=90)
+    fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(4, 1, sharex=True, height_ratios=(1.5, 1, 1, 1.1))
-    # A fixed layout: constrained layout costs more than drawing the data, every frame.
-    fig.subplots_adjust(left=0.09, right=0.985, top=0.965, bottom=0.07, hspace=0.3)
-    day = df["day"].to_numpy(float)
-    right = max(float(day[-1]) if len(day) else 0.0, 7.0)
-    right = min(max(right * 1.15, 7.0), float(days))
-
-    ax = axes[0]
-    present = [k for k in INCIDENT_TYPES if df[f"inc_{k}"].iloc[-1] > 0] if len(df) else []
-    if present:
-        ax.stackplot(
-            day,
-            *[df[f"inc_{k}"].to_numpy(float) for k in present],
-            colors=[INCIDENT_STYLE[k][0] for k in present],
-            labels=[f"{k.replace('_', ' ')} ({int(df[f'inc_{k}'].iloc[-1])})" for k in present],
-            alpha=0.85,
-        )
-        ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=2)
-    else:
-        ax.text(
-            0.5,
-            0.5,
-            "no incidents yet",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=9,
-            color="#666666",
-        )
-    ax.set_ylabel("incidents", fontsize=8)
-    ax.set_title("Incidents by type (cumulative)", fontsize=9, loc="left")
-
-    ax = axes[1]
-    ax.plot(day, df["fighters"], color="#111111", lw=1.6, label="fighters")
-    ax.set_ylabel("fighters", fontsize=8)
-    ax.set_title(
-        "Insurgent fighters"
-        + (
-            f" ({int(df['fighters'].iloc[-1])} in {int(df['cells'].iloc[-1])} cells)"
-            if len(df)
-            else ""
-        ),
-        fontsize=9,
-        loc="left",
-    )
-    ax.set_ylim(bottom=0)
-
-    ax = axes[2]
-    tips = df["tips"].to_numpy(float)
-    reach = df["tips_reaching_actor"].to_numpy(float)
-    ax.plot(day, tips, color="#999999", lw=1.4, label="all villager tips")
-    ax.plot(day, reach, color=maps.KURD_COLOUR, lw=1.8, label="reached the force able to act")
-    share = f" ({reach[-1] / tips[-1]:.0%} reached)" if len(tips) and tips[-1] > 0 else ""
-    ax.set_title(f"Tips reaching the acting force{share}", fontsize=9, loc="left")
-    ax.set_ylabel("tips", fontsize=8)
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", fontsize=7, frameon=False)
-
-    ax = axes[3]
-    for key, label, colour, style in TRUST_SERIES:
-        ax.plot(day, df[key], color=colour, ls=style, lw=1.5, label=label)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("mean trust", fontsize=8)
-    ax.set_title(
-        "Trust in the Peshmerga (PESH) and Iraqi Army (IA), by community", fontsize=9, loc="left"
-    )
-    ax.legend(loc="lower left", fontsize=7, frameon=False, ncol=4, handlelength=2.2)
-    ax.set_xlabel("days since the start", fontsize=8)
-
-    for ax in axes:
+    nrows = -(-len(PANELS) // ncols)
+    axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False).ravel()
+    last = max((int(df["day"].iloc[-1]) for df in series.values() if len(df)), default=0)
+    right = min(max(last * 1.15, 7.0), float(max(days, 1)))
+    several = len(series) > 1
+    for ax, (title, lines, ylabel, scale) in zip(axes, PANELS, strict=True):
+        for k, df in enumerate(series.values()):
+            colour = ARM_COLOURS[k % len(ARM_COLOURS)]
+            for column, style, words in lines:
+                if not len(df) or column not in df:
+                    continue
+                y = df[column].to_numpy(float) * scale
+                text = words if k == 0 else None  # line styles once; colours: the figure legend
+                ax.plot(df["day"], y, ls=style, lw=2.2, color=colour if several or not words
+                        else ("#777777" if style == ":" else colour), label=text or None,
+                        marker="o" if len(df) == 1 else None)  # fmt: skip
+        ax.set_title(title, loc="left", fontsize=TITLE_PT)
+        ax.set_ylabel(ylabel, fontsize=MIN_FONT_PT)
         ax.set_xlim(0, right)
-        ax.tick_params(labelsize=7.5)
-        ax.grid(True, alpha=0.3, lw=0.5)
-        ax.margins(x=0)
-    if len(day) == 1:  # a single point: show it as a marker
-        for line in (*axes[1].lines, *axes[2].lines, *axes[3].lines):
-            line.set_marker("o")
-            line.set_markersize(3)
+        if scale == 100.0:
+            ax.set_ylim(0, 100)
+        else:  # counts: whole numbers, and an axis up to at least 1 before the first one
+            ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0] and len(lines) > 1:
+            ax.legend(fontsize=MIN_FONT_PT, frameon=False, handlelength=1.6,
+                      loc="center right" if scale == 100.0 else "upper left")
+    if not any(len(df) for df in series.values()):
+        axes[0].text(0.5, 0.5, "press +1 day or Play", transform=axes[0].transAxes,
+                     ha="center", va="center", fontsize=MIN_FONT_PT, color="#666666")
+    for ax in axes[-ncols:]:
+        ax.set_xlabel("days since the start", fontsize=MIN_FONT_PT)
+    if several:
+        handles = [ax.plot([], [], color=c, lw=2.2)[0] for c, ax in
+                   zip(ARM_COLOURS, [axes[0], axes[0]], strict=True)]  # fmt: skip
+        fig.legend(handles, list(series), loc="outside lower center", ncol=1 if width_px < 500 else 2,
+                   fontsize=MIN_FONT_PT, frameon=False)  # fmt: skip
     return fig
 
 
-def last_values(df: pd.DataFrame) -> dict[str, float]:
-    """The latest row as plain floats (for the status line and tests)."""
-    if not len(df):
-        return {}
-    row = df.iloc[-1]
-    return {k: float(v) for k, v in row.items() if np.isscalar(v)}
+def smallest_text_px(fig: Figure) -> float:
+    """The smallest font size of any visible text in ``fig``, in pixels (for tests)."""
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(lambda a: hasattr(a, "get_fontsize"))
+             if t.get_visible() and getattr(t, "get_text", lambda: "")()]  # fmt: skip
+    return float(np.min(sizes)) * fig.dpi / 72.0 if sizes else float("nan")

@@ -28,18 +28,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex, to_rgba
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from mesa.visualization.components import AgentPortrayalStyle
 
 from sim.analysis import maps
-from sim.model.forces import Outpost, Patrol
-from sim.model.insurgents import MODE_NAMES, InsurgentCell
-from sim.model.recorder import INCIDENT_TYPES
-from sim.model.villagers import Villager
+from sim.app import view
+from sim.app.view import INCIDENT_TYPES, IncidentMark, Mark
 
 if TYPE_CHECKING:
-    from sim.model.model import SecurityGapModel
     from sim.terrain.builder import Terrain
 
 #: Colour of each force's posts and patrols (the first two match the lines on the map).
@@ -69,139 +64,64 @@ INCIDENT_STYLE: dict[str, tuple[str, str]] = {
     for i, kind in enumerate(INCIDENT_TYPES)
 }
 
-#: Size of the background picture (inches) and its resolution.
-FIG_HEIGHT_IN = 6.8
-FIG_WIDTH_IN = 8.5
+#: Width of the background picture (inches; the height follows the terrain) and its resolution:
+#: 430 px: a map column on a 1280 x 720 projector, so it is shown unscaled and fits the height.
+FIG_WIDTH_IN = 4.3
 DPI = 100
+#: Place names are drawn this much larger than on the report's maps (read from 3 m).
+LABEL_SCALE = 1.35
 
 
 # -- portrayal ---------------------------------------------------------------------------------
-def _cell_km(agent: Any) -> tuple[float, float] | None:
-    cell = agent.cell
-    if cell is None:
-        return None
-    x, y = agent.model.terrain.to_km(*cell.coordinate)
-    return float(x), float(y)
+def agent_portrayal(mark: Mark) -> AgentPortrayalStyle | None:
+    """How each mark is drawn (x, y in km).
 
-
-def agent_portrayal(agent: Any) -> AgentPortrayalStyle | None:
-    """How each agent is drawn (x, y in km); None leaves it off the map.
-
-    Outposts always show; patrols only while out on a route; villagers only while out working
-    (at home they sit in their village's marker); insurgent cells always, larger with more
-    fighters and faint while hiding in their cave.
+    Posts always show; patrols only while out on a route; villagers only while out working (at
+    home they sit in their village's marker); insurgent cells always, larger with more fighters
+    and faint while hiding in their cave.
     """
-    if isinstance(agent, Villager):
-        if not agent.out:
-            return None
-        pos = _cell_km(agent)
-        if pos is None:
-            return None
-        return AgentPortrayalStyle(
-            x=pos[0],
-            y=pos[1],
-            color=COMMUNITY_COLOURS[agent.community],
-            marker="o",
-            size=9,
-            zorder=3,
-            alpha=0.9,
-            edgecolors="#333333",
-            linewidths=0.5,
-            tooltip={
-                "villager": f"{agent.community.replace('_', ' ')} {agent.role.replace('_', ' ')}"
-            },
-        )
-    if isinstance(agent, Patrol):
-        if not agent.out:
-            return None
-        pos = _cell_km(agent)
-        if pos is None:
-            return None
-        return AgentPortrayalStyle(
-            x=pos[0],
-            y=pos[1],
-            color=FORCE_COLOURS.get(agent.force, "#444444"),
-            marker="o",
-            size=42,
-            zorder=5,
-            edgecolors="white",
-            linewidths=1.2,
-            tooltip={"patrol": f"{FORCE_LABELS.get(agent.force, agent.force)} ({agent.kind})"},
-        )
-    if isinstance(agent, Outpost):
-        pos = _cell_km(agent)
-        if pos is None:
-            return None
-        return AgentPortrayalStyle(
-            x=pos[0],
-            y=pos[1],
-            color=FORCE_COLOURS.get(agent.force, "#444444"),
-            marker="s",
-            size=20,
-            zorder=4,
-            edgecolors="white",
-            linewidths=0.8,
-            tooltip={
-                "post": FORCE_LABELS.get(agent.force, agent.force)
-                + (" (thermal optics)" if agent.thermal else "")
-            },
-        )
-    if isinstance(agent, InsurgentCell):
-        pos = _cell_km(agent)
-        if pos is None:
-            return None
-        fighters = agent.fighters
-        hiding = agent.mode == MODE_NAMES[0]
-        return AgentPortrayalStyle(
-            x=pos[0],
-            y=pos[1],
-            color=INSURGENT_COLOUR,
-            marker="X",
-            size=float(30 + 9 * min(fighters, 20)),
-            zorder=6,
-            alpha=0.45 if hiding else 1.0,
-            edgecolors="white",
-            linewidths=1.0,
-            tooltip={
-                "insurgent cell": f"{fighters} fighters, {agent.mode}"
-                + (f" ({agent.action.replace('_', ' ')})" if not hiding else "")
-            },
-        )
+    common = {"x": mark.x_km, "y": mark.y_km}
+    if mark.kind == "villager":
+        return AgentPortrayalStyle(**common, color=COMMUNITY_COLOURS.get(mark.community, "#777777"),
+                                   marker="o", size=12, zorder=3, alpha=0.9, edgecolors="#333333",
+                                   linewidths=0.5, tooltip={"villager": mark.detail})  # fmt: skip
+    if mark.kind == "patrol":
+        return AgentPortrayalStyle(**common, color=FORCE_COLOURS.get(mark.force, "#444444"),
+                                   marker="o", size=55, zorder=5, edgecolors="white",
+                                   linewidths=1.2, tooltip={"patrol": f"{FORCE_LABELS.get(
+                                       mark.force, mark.force)} {mark.detail}"})  # fmt: skip
+    if mark.kind == "post":
+        return AgentPortrayalStyle(**common, color=FORCE_COLOURS.get(mark.force, "#444444"),
+                                   marker="s", size=26, zorder=4, edgecolors="white",
+                                   linewidths=0.8, tooltip={"post": f"{FORCE_LABELS.get(
+                                       mark.force, mark.force)} {mark.detail}"})  # fmt: skip
+    if mark.kind == "insurgent cell":
+        return AgentPortrayalStyle(**common, color=INSURGENT_COLOUR, marker="X",
+                                   size=float(40 + 10 * min(mark.fighters, 20)), zorder=6,
+                                   alpha=0.45 if mark.hiding else 1.0, edgecolors="white",
+                                   linewidths=1.0, tooltip={"insurgent cell": mark.detail})  # fmt: skip
     return None
 
 
-def incident_styles(model: SecurityGapModel, today: int) -> list[AgentPortrayalStyle]:
+def incident_styles(incidents: Sequence[IncidentMark], today: int) -> list[AgentPortrayalStyle]:
     """Incidents of the last ``RECENT_DAYS`` days (up to ``today``), fading with age."""
-    inc = model.recorder.inc
-    if not inc["day"]:
-        return []
-    day = np.asarray(inc["day"], dtype=np.int64)
-    recent = np.flatnonzero((day > today - RECENT_DAYS) & (day <= today))
     out = []
-    for i in recent:
-        kind = inc["type"][i]
-        colour, marker = INCIDENT_STYLE.get(kind, ("#000000", "o"))
-        age = today - int(day[i])
-        hour = int(inc["t_hours"][i] % 24)
+    for inc in incidents:
+        colour, marker = INCIDENT_STYLE.get(inc.type, ("#000000", "o"))
+        age = today - inc.day
         out.append(
             AgentPortrayalStyle(
-                x=float(inc["x_km"][i]),
-                y=float(inc["y_km"][i]),
-                color=colour,
-                marker=marker,
-                size=70,
-                zorder=7,
-                alpha=1.0 - 0.6 * age / max(RECENT_DAYS - 1, 1),
-                edgecolors="white",
+                x=inc.x_km, y=inc.y_km, color=colour, marker=marker, size=90, zorder=7,
+                alpha=1.0 - 0.6 * age / max(RECENT_DAYS - 1, 1), edgecolors="white",
                 linewidths=1.0,
                 tooltip={
-                    "incident": kind.replace("_", " "),
-                    "when": f"day {int(day[i])}, {hour:02d}:00",
-                    "where": f"{inc['zone'][i]} zone, held by {inc['holder'][i]}",
-                    "victims": str(inc["victims"][i]),
+                    "incident": inc.type.replace("_", " "),
+                    "when": f"day {inc.day + 1}, {inc.hour:02d}:00",
+                    "where": f"{inc.zone.lower()} zone, held by {inc.holder}",
+                    "victims": str(inc.victims),
                 },
             )
-        )
+        )  # fmt: skip
     return out
 
 
@@ -252,105 +172,72 @@ def background(terrain: Terrain) -> Background:
         return bg
 
 
-def _feature_handles(terrain: Terrain) -> list[Any]:
-    skip = ("pop.", "100 m contours", "ridge pass road")
-    return [h for h in maps._legend_handles(terrain) if not str(h.get_label()).startswith(skip)]
+def legend_items(terrain: Terrain) -> list[tuple[str, str, str, float]]:
+    """(label, colour, marker, opacity) of everything on the map, for the page's own legend
+    (HTML text stays readable on a projector, unlike a legend drawn into the picture)."""
+    items = [(f"{FORCE_LABELS[f]} post (square) / patrol (circle)", c, "s", 1.0)
+             for f, c in FORCE_COLOURS.items()]  # fmt: skip
+    items += [("insurgent cell (larger: more fighters)", INSURGENT_COLOUR, "X", 1.0),
+              ("... hiding in its cave", INSURGENT_COLOUR, "X", 0.45),
+              ("Kurdish villagers out working", COMMUNITY_COLOURS["kurd"], "o", 1.0),
+              ("Arab villagers out working", COMMUNITY_COLOURS["sunni_arab"], "o", 1.0)]  # fmt: skip
+    items += [(f"{kind.replace('_', ' ')} (last {RECENT_DAYS} days)", colour, marker, 1.0)
+              for kind, (colour, marker) in INCIDENT_STYLE.items()]  # fmt: skip
+    line = [("Peshmerga line", maps.PESH_COLOUR, "line", 1.0),
+            ("Iraqi line", maps.IRAQI_COLOUR, "dash", 1.0)]
+    if terrain.gap_width_km > 0:
+        line.append((f"the gap ({terrain.gap_width_km:g} km)", maps.GAP_COLOUR, "hatch", 1.0))
+    return line + items
 
 
-def _marker_handle(
-    colour: str, marker: str, label: str, ms: float, alpha: float = 1.0, edge: str = "white"
-) -> Line2D:
-    return Line2D(
-        [],
-        [],
-        marker=marker,
-        ls="",
-        markerfacecolor=colour,
-        markeredgecolor=edge,
-        ms=ms,
-        alpha=alpha,
-        label=label,
-    )
-
-
-def _live_handles() -> list[Any]:
-    h: list[Any] = [
-        Patch(facecolor=c, edgecolor="white", label=FORCE_LABELS[f])
-        for f, c in FORCE_COLOURS.items()
-    ]
-    grey = "#777777"
-    h += [
-        _marker_handle(grey, "s", "post (colour = force)", 5.5),
-        _marker_handle(grey, "o", "patrol out (colour = force)", 7.5),
-        _marker_handle(INSURGENT_COLOUR, "X", "insurgent cell (size = fighters)", 9),
-        _marker_handle(INSURGENT_COLOUR, "X", "... hiding in its cave", 9, alpha=0.45),
-        _marker_handle(
-            COMMUNITY_COLOURS["kurd"], "o", "villagers out working, Kurdish", 4.5, edge="#333333"
-        ),
-        _marker_handle(
-            COMMUNITY_COLOURS["sunni_arab"],
-            "o",
-            "villagers out working, Sunni Arab",
-            4.5,
-            edge="#333333",
-        ),
-    ]
-    for kind, (colour, marker) in INCIDENT_STYLE.items():
-        h.append(_marker_handle(colour, marker, kind.replace("_", " "), 7.5))
-    return h
+def legend_html(terrain: Terrain) -> str:
+    """The legend as HTML: a small SVG symbol and plain words per item."""
+    parts = []
+    for label, colour, marker, alpha in legend_items(terrain):
+        if marker == "line":
+            sym = f'<line x1="1" y1="9" x2="17" y2="9" stroke="{colour}" stroke-width="3"/>'
+        elif marker == "dash":
+            sym = (f'<line x1="1" y1="9" x2="17" y2="9" stroke="{colour}" stroke-width="3" '
+                   'stroke-dasharray="5 2"/>')  # fmt: skip
+        elif marker == "hatch":
+            sym = (f'<rect x="1" y="3" width="16" height="12" fill="{colour}" fill-opacity="0.25" '
+                   f'stroke="{colour}"/>')  # fmt: skip
+        else:
+            style = AgentPortrayalStyle(x=0, y=0, color=colour, marker=marker, size=70,
+                                        alpha=alpha, edgecolors="white", linewidths=1.0)
+            sym = _shape(style, 9.0, 9.0, 1.0)
+        parts.append(f'<span class="gapsim-legend-item"><svg width="18" height="18" '
+                     f'viewBox="0 0 18 18">{sym}</svg> {html.escape(label)}</span>')  # fmt: skip
+    return "".join(parts)
 
 
 def render_background(terrain: Terrain, key: str = "") -> Background:
-    """Draw the terrain, gap band, lines, features, labels and legends once, as a PNG."""
-    fig = Figure(figsize=(FIG_WIDTH_IN, FIG_HEIGHT_IN), dpi=DPI)
-    FigureCanvasAgg(fig)
+    """Draw the terrain, gap band, lines, features and place names once, as a PNG sized to be
+    shown without scaling (``FIG_WIDTH_IN`` x ``DPI`` pixels wide), labels at projector size."""
     x0, x1, y0, y1 = terrain.extent_km
-    aspect = (x1 - x0) / (y1 - y0)
-    bottom, top = 0.07, 0.95
-    height = top - bottom
-    width = height * FIG_HEIGHT_IN * aspect / FIG_WIDTH_IN
-    left = 0.075
-    ax = fig.add_axes((left, bottom, width, height))
+    aspect = (y1 - y0) / (x1 - x0)
+    fig = Figure(figsize=(FIG_WIDTH_IN, FIG_WIDTH_IN * aspect), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     maps._hillshade(ax, terrain)
     maps._gap_band(ax, terrain)
     maps._features(ax, terrain)
     maps._lines(ax, terrain)
     maps._settlements(ax, terrain)
-    maps._axes_style(ax, terrain)
-    ax.tick_params(labelsize=8)
-    ax.xaxis.label.set_size(8.5)
-    ax.yaxis.label.set_size(8.5)
-    cell_m = terrain.cell_km * 1000
-    ax.set_title(
-        f"gap {terrain.gap_width_km:g} km between the lines  |  terrain '{terrain.name}', "
-        f"{cell_m:g} m cells",
-        fontsize=9.5,
-    )
-    maps._place_labels(fig, ax, maps._label_items(terrain), maps._obstacles(terrain))
-    legend_x = left + width + 0.02
-    first = fig.legend(
-        handles=_feature_handles(terrain),
-        loc="upper left",
-        bbox_to_anchor=(legend_x, top + 0.01),
-        fontsize=7.5,
-        frameon=False,
-        title="Terrain",
-        title_fontsize=8.5,
-        alignment="left",
-    )
-    fig.canvas.draw()
-    box = first.get_window_extent()
-    live_top = box.y0 / fig.bbox.height - 0.01
-    fig.legend(
-        handles=_live_handles(),
-        loc="upper left",
-        bbox_to_anchor=(legend_x, live_top),
-        fontsize=7.5,
-        frameon=False,
-        alignment="left",
-        title=f"Live (incidents: last {RECENT_DAYS} days)",
-        title_fontsize=8.5,
-    )
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    items = [(text, x, y, {**style, "fontsize": style.get("fontsize", 9) * LABEL_SCALE})
+             for text, x, y, style in maps._label_items(terrain, minimal=True)]  # fmt: skip
+    maps._place_labels(fig, ax, items, maps._obstacles(terrain))
+    bar_x, bar_y = x0 + 0.05 * (x1 - x0), y0 + 0.03 * (y1 - y0)
+    ax.plot([bar_x, bar_x + 10], [bar_y, bar_y], color="black", lw=3, solid_capstyle="butt")
+    ax.text(bar_x + 5, bar_y + 0.012 * (y1 - y0), "10 km", ha="center", va="bottom",
+            fontsize=12, path_effects=maps.HALO)  # fmt: skip
+    ax.annotate("N", xy=(0.94, 0.97), xytext=(0.94, 0.90), xycoords="axes fraction",
+                ha="center", va="center", fontsize=14, fontweight="bold",
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5})  # fmt: skip
     fig.canvas.draw()
     height_px = int(round(fig.bbox.height))
     width_px = int(round(fig.bbox.width))
@@ -503,15 +390,10 @@ def overlay_svg(
     )
 
 
-def frame_styles(model: SecurityGapModel, today: int) -> list[AgentPortrayalStyle]:
-    """Every style of one frame: agents (Mesa cells brought up to date first) and incidents."""
-    model.sync_grid()
-    styles: list[AgentPortrayalStyle] = []
-    for agent in model.agents:
-        style = agent_portrayal(agent)
-        if style is not None:
-            styles.append(style)
-    styles.extend(incident_styles(model, today))
+def frame_styles(model: Any) -> list[AgentPortrayalStyle]:
+    """Every style of one frame: the model's marks and its recent incidents (via ``view``)."""
+    styles = [st for st in (agent_portrayal(m) for m in view.marks(model)) if st is not None]
+    styles.extend(incident_styles(view.recent_incidents(model, RECENT_DAYS), view.day_shown(model)))
     return styles
 
 

@@ -193,10 +193,41 @@ def git_state() -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
+def reproducing_argv() -> list[str]:
+    """The arguments after ``gapsim`` that recreate this job's output: the subcommand, the
+    user's overrides as typed, and ``hydra.run.dir`` if the user chose it.
+
+    Why not ``sys.argv``: inside the Hydra job it reads ``gapsim-compare ... hydra.job.name=
+    compare`` (the CLI's own rewrite), which run verbatim fails. A multirun job is recorded as
+    the single ``gapsim run`` of its own overrides (without the sweep's directory).
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hc = HydraConfig.get()
+    prog = Path(sys.argv[0]).name if sys.argv else ""
+    command = prog.removeprefix("gapsim-") if prog.startswith("gapsim-") else str(hc.job.name)
+    args = [command, *hc.overrides.task]
+    if hc.mode != RunMode.MULTIRUN:
+        args += [o for o in hc.overrides.hydra if o.startswith("hydra.run.dir=")]
+    return args
+
+
 def write_manifest(out_dir: Path, data: dict[str, Any], extra: dict[str, Any]) -> Path:
-    """``manifest.json``: versions, git state, seeds and how they are derived, timings."""
+    """``manifest.json``: the command that recreates the directory, versions, git state, seeds
+    and how they are derived, timings."""
+    import shlex
+
+    if _INVOCATION.get() is not None:  # a Python API call records its equivalent command line
+        argv = invocation()[1:]
+    else:
+        try:
+            argv = reproducing_argv()
+        except ValueError:  # outside a Hydra job (tests calling a task directly)
+            argv = []
     manifest = {
-        "gapsim_command": " ".join(invocation()),
+        "command": shlex.join(["gapsim", *argv]) if argv else None,
+        "command_argv": argv,
         "argv": sys.argv,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "host": platform.node(),
@@ -235,14 +266,25 @@ def _inputs(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def summary_table(runs, outcomes=SUMMARY_OUTCOMES, by: str = "scenario") -> str:
-    """Mean [95% CI] per outcome and scenario, as aligned text."""
-    from sim.engine.stats import summarise
+    """Mean [95% interval] per outcome and scenario, as aligned text, in the outcome table's
+    words (``sim.outcomes``), with what the intervals can and cannot say at this many replicates."""
+    from sim.engine.stats import MIN_RELIABLE_N, summarise
+    from sim.outcomes import outcome
 
     present = [o for o in outcomes if o in runs.columns]
     table = summarise(runs, by=by, outcomes=present)
     lines = []
     for group, rows in table.groupby(by, sort=False):
-        lines.append(f"{by} {group} (n={int(rows['n'].max())} replicates): mean [95% CI]")
+        n = int(rows["n"].max())
+        lines.append(f"{by} {group} ({n} replicate{'s' if n != 1 else ''}): mean [95% interval]")
+        if n < 2:
+            lines.append("  (one replicate: no interval can be computed; run replicates=10 or more)")
+        elif n < MIN_RELIABLE_N:
+            lines.append(f"  (intervals from fewer than {MIN_RELIABLE_N} replicates are unreliable)")
         for _, r in rows.iterrows():
-            lines.append(f"  {r['outcome']:<24} {r['mean']:>10.3g}  [{r['ci_low']:.3g}, {r['ci_high']:.3g}]")
+            spec = outcome(r["outcome"])
+            interval = (f"[{spec.display(r['ci_low'])}, {spec.display(r['ci_high'])}]"
+                        if n > 1 else "")  # fmt: skip
+            lines.append(f"  {spec.label[:52]:<52} {spec.display(r['mean']):>8}  {interval:<20} "
+                         f"{spec.unit}")  # fmt: skip
     return "\n".join(lines)

@@ -123,6 +123,8 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
             "SOLARA_ASSETS_CDN": NO_CDN,
             "SOLARA_ASSETS_PROXY_CACHE_DIR": str(assets_dir()),
             "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
+            "SOLARA_THEME_SHOW_BANNER": "false",  # its corner banner covers the charts
+            "SOLARA_THEME_TITLE": "gapsim dashboard",
             "SOLARA_MODE": "production",
             "MPLBACKEND": "Agg",
             # Solara warns on every page load over plain http that it cannot use samesite=none

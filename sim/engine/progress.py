@@ -60,6 +60,7 @@ class Progress:
         self._last_count = initial
         self._bar: Any = None
         self._silent = silent
+        self._announced = False
         if enabled and not silent and _isatty(self._stream):
             from tqdm import tqdm
 
@@ -75,9 +76,28 @@ class Progress:
             self._bar.refresh()
 
     def skip(self, n: int) -> None:
-        """Count ``n`` jobs found complete on disk (shown as done, excluded from rate and ETA)."""
-        if n <= 0:
+        """Count ``n`` jobs found complete on disk (shown as done, excluded from rate and ETA).
+
+        The first call (the engine makes it before any job starts) also prints a start line, so
+        a log shows at once what will run rather than only after the first replicate finished.
+        """
+        if self._announced:
+            if n > 0:
+                self._skip(n)
             return
+        self._announced = True
+        if self._bar is None and not self._silent:
+            found = self.count + max(n, 0)
+            todo = self.total - found
+            on_disk = f", {found} found on disk" if found else ""
+            state = "starting" if todo else "nothing to run"
+            print(f"{self._desc}: {todo} of {self.total} to run{on_disk}; {state}",
+                  file=self._stream, flush=True)  # fmt: skip
+        if n > 0:
+            self._last_count += n  # said above: no separate line for the resumed jobs
+            self._skip(n)
+
+    def _skip(self, n: int) -> None:
         self._initial += n
         if self._bar is not None:
             self._bar.initial += n

@@ -18,8 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-#: Tables a result directory holds.
+#: Tables a result directory holds (``sweep`` only in a sweep's directory).
 TABLES: tuple[str, ...] = ("runs", "timeseries", "incidents")
+#: Every Parquet table a reproduction compares (those missing from both sides are skipped).
+ALL_TABLES: tuple[str, ...] = (*TABLES, "sweep")
 
 #: Columns that legitimately differ between reruns (wall-clock timings); none today.
 TIMING_COLUMNS: frozenset[str] = frozenset()
@@ -124,6 +126,44 @@ def compare_tables(
             continue
         out += compare_table(name, ta, tb, ignore)
     return out
+
+
+def compare_text_files(a: str | os.PathLike[str], b: str | os.PathLike[str],
+                       names: Iterable[str]) -> list[str]:
+    """Byte-for-byte comparison of derived text files (CSV tables, ``config.yaml``).
+
+    Returns one line per file that is missing on one side or differs, naming the first
+    differing line.
+    """
+    out: list[str] = []
+    for name in names:
+        pa_, pb = Path(a) / name, Path(b) / name
+        if not pa_.exists() or not pb.exists():
+            if pa_.exists() or pb.exists():
+                which = "first" if not pa_.exists() else "second"
+                out.append(f"{name}: missing in the {which} result")
+            continue
+        ta, tb = pa_.read_text().splitlines(), pb.read_text().splitlines()
+        if ta == tb:
+            continue
+        for i, (x, y) in enumerate(zip(ta, tb, strict=False)):
+            if x != y:
+                out.append(f"{name}: line {i + 1} differs: {x[:120]!r} vs {y[:120]!r}")
+                break
+        else:
+            out.append(f"{name}: {len(ta)} vs {len(tb)} lines")
+    return out
+
+
+def derived_files(run_dir: str | os.PathLike[str]) -> list[str]:
+    """The text outputs of a result directory that a rerun must reproduce: every top-level YAML
+    (``config.yaml``, a sweep's study and base config), ``scenarios.json`` and every top-level
+    CSV (summaries, paired differences, pairing efficiency, validation, design, indices)."""
+    root = Path(run_dir)
+    names = [p.name for p in (*root.glob("*.yaml"), *root.glob("*.csv"))]
+    if (root / "scenarios.json").exists():
+        names.append("scenarios.json")
+    return sorted(names)
 
 
 def load_saved_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -1,21 +1,35 @@
-"""Monte Carlo statistics: confidence intervals, paired scenario differences, sequential stopping.
+"""Monte Carlo statistics: intervals, paired scenario differences, sequential stopping.
 
-Why: every figure and report quotes the same few numbers -- a replicate mean with its 95% t-interval,
-the paired difference between a scenario and the baseline under common random numbers, and how many
-replicates were enough. Keeping them as pure functions over tidy ``runs`` tables (one row per
-replicate) makes them easy to test and reuse by the CLI, plots and reports alike.
+Why: every figure and report quotes the same few numbers -- a replicate mean with its 95%
+interval, the paired difference between a scenario and the baseline under common random numbers,
+and how many replicates were enough. Keeping them as pure functions over tidy ``runs`` tables
+(one row per replicate) makes them easy to test and reuse by the CLI, plots and reports alike.
+
+One interval method for everything a reader sees (tables, summaries, CSVs, figures): the
+bootstrap percentile interval over replicates. It stays inside what an outcome can take (a count
+is never negative, a share stays in 0-1, a percent change never falls below -100 %) because every
+resampled statistic is one the outcome could produce. Below ``MIN_RELIABLE_N`` replicates the
+intervals are flagged unreliable. The t-interval remains for the sequential stopping rule (a
+precision target, Hoad et al. 2010) and for callers that want it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+
+from sim.engine.bootstrap import (
+    MIN_RELIABLE_N,
+    Resampler,
+    percentile_bounds,
+    zero_count_bound,
+)
 
 #: Hoad, Robinson & Davies (2010) use a look-ahead of 5 replications up to n = 100.
 DEFAULT_MIN_LOOKAHEAD = 5
@@ -65,61 +79,97 @@ def numeric_outcomes(runs: pd.DataFrame, exclude: Sequence[str] = ()) -> list[st
     ]
 
 
+def integer_outcomes(runs: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    """The columns among ``names`` stored as integers (event counts in a runs table)."""
+    return [c for c in names if c in runs.columns and pd.api.types.is_integer_dtype(runs[c])
+            and runs[c].dtype != bool]  # fmt: skip
+
+
+def bootstrap_interval(
+    values: Sequence[float] | np.ndarray, confidence: float = 0.95, counts: bool = False
+) -> Interval:
+    """Mean and bootstrap percentile interval of a sample (NaNs dropped), as an ``Interval``.
+
+    The drop-in for :func:`t_interval` wherever an interval is shown to a reader: it stays inside
+    the values the sample can take. ``counts``: the values are event counts, so an all-zero
+    sample gets the Poisson bound (:func:`zero_count_bound`). ``half_width`` is half the
+    interval's width (the interval need not be symmetric).
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = int(x.size)
+    if n == 0:
+        return Interval(0, math.nan, math.nan, math.nan, math.nan, math.nan)
+    mean = float(x.mean())
+    if n < 2:
+        return Interval(n, mean, math.nan, math.nan, math.nan, math.nan)
+    low, high = Resampler().mean_interval(x, confidence)
+    if counts and not x.any():
+        high = max(high, zero_count_bound(n, confidence))
+    return Interval(n, mean, float(x.std(ddof=1)), low, high, (high - low) / 2)
+
+
 def summarise(
     runs: pd.DataFrame,
     by: str | Sequence[str] = ("scenario",),
     outcomes: Sequence[str] | None = None,
     confidence: float = 0.95,
+    counts: Collection[str] | None = None,
+    resampler: Resampler | None = None,
 ) -> pd.DataFrame:
-    """Per group and outcome: n, mean, sd, t-interval and (relative) half-width.
+    """Per group and outcome: n, mean, sd and a bootstrap interval of the mean.
+
+    The interval is the bootstrap percentile interval over replicates (:class:`Resampler`), so it
+    never leaves the values the outcome can take; an event count that is zero in every
+    replicate gets the exact Poisson upper bound ``-ln(alpha/2) / n`` instead of a zero-width
+    interval. ``reliable`` is False below :data:`MIN_RELIABLE_N` replicates.
 
     Args:
         runs: one row per replicate.
         by: grouping columns (e.g. ``scenario``, or ``design_point``).
         outcomes: outcome columns; default every numeric column not in ``by``.
         confidence: interval coverage.
+        counts: columns holding event counts (for the all-zero bound); default: the integer
+            columns.
+        resampler: the bootstrap resamples (default: :class:`Resampler` with its fixed seed).
 
     Returns:
         A tidy frame: ``by`` columns, ``outcome``, ``n``, ``mean``, ``sd``, ``ci_low``,
-        ``ci_high``, ``half_width``, ``rel_half_width`` (half-width / |mean|).
+        ``ci_high``, ``half_width`` ((high - low) / 2), ``rel_half_width`` (half-width / |mean|),
+        ``reliable``.
     """
     keys = _as_list(by)
     names = list(outcomes) if outcomes is not None else numeric_outcomes(runs, keys)
+    count_cols = set(integer_outcomes(runs, names) if counts is None else counts)
+    boot = resampler or Resampler()
     rows = []
     for group, frame in runs.groupby(keys, sort=True, dropna=False):
         group = group if isinstance(group, tuple) else (group,)
         for outcome in names:
-            ci = t_interval(frame[outcome].to_numpy(dtype=float), confidence)
-            rel = abs(ci.half_width / ci.mean) if ci.mean else math.nan
+            x = frame[outcome].to_numpy(dtype=float)
+            x = x[~np.isnan(x)]
+            n = int(x.size)
+            mean = float(x.mean()) if n else math.nan
+            sd = float(x.std(ddof=1)) if n > 1 else math.nan
+            low, high = boot.mean_interval(x, confidence)
+            if outcome in count_cols and n > 1 and not x.any():
+                high = max(high, zero_count_bound(n, confidence))
+            half = (high - low) / 2 if n > 1 else math.nan
             rows.append(
                 {
                     **dict(zip(keys, group, strict=True)),
                     "outcome": outcome,
-                    "n": ci.n,
-                    "mean": ci.mean,
-                    "sd": ci.sd,
-                    "ci_low": ci.low,
-                    "ci_high": ci.high,
-                    "half_width": ci.half_width,
-                    "rel_half_width": rel,
+                    "n": n,
+                    "mean": mean,
+                    "sd": sd,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "half_width": half,
+                    "rel_half_width": abs(half / mean) if mean else math.nan,
+                    "reliable": n >= MIN_RELIABLE_N,
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _ratio_interval(
-    base: np.ndarray, other: np.ndarray, confidence: float
-) -> tuple[float, float, float]:
-    """Percent change of the mean, ``100 (mean(other) / mean(base) - 1)``, with a delta-method
-    t-interval for paired samples: ``se(R) = sd(other - R base) / (sqrt(n) |mean(base)|)``."""
-    n = base.size
-    mb = float(base.mean())
-    if n < 2 or mb == 0:
-        return math.nan, math.nan, math.nan
-    ratio = float(other.mean()) / mb
-    se = float(np.std(other - ratio * base, ddof=1)) / (math.sqrt(n) * abs(mb))
-    half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    return 100 * (ratio - 1), 100 * (ratio - half - 1), 100 * (ratio + half - 1)
 
 
 def paired_differences(
@@ -128,10 +178,18 @@ def paired_differences(
     outcomes: Sequence[str],
     by: str = "scenario",
     pair_on: str | Sequence[str] = "replicate",
-    lower_is_better: Mapping[str, bool] | bool = True,
+    lower_is_better: Mapping[str, bool | None] | bool = True,
     confidence: float = 0.95,
+    counts: Collection[str] | None = None,
+    resampler: Resampler | None = None,
 ) -> pd.DataFrame:
     """Each scenario minus the baseline, paired replicate by replicate (common random numbers).
+
+    Intervals are bootstrap percentile intervals over the pairs (each resample keeps a
+    replicate's two arms together), the same resamples for the difference and the percent
+    change: the percent change is a ratio of resampled means, so it never falls below -100 %.
+    Where an arm's count is zero in every pair, the exact Poisson bound on that arm's mean
+    (``-ln(alpha/2) / n``) widens the interval, so "none in 6 replicates" is not read as "never".
 
     Args:
         runs: one row per replicate, with ``by`` and ``pair_on`` columns.
@@ -140,14 +198,17 @@ def paired_differences(
         by: the column naming the arms (usually ``scenario``).
         pair_on: column(s) matching rows across arms (``replicate``; add ``design_point`` etc.).
         lower_is_better: per outcome (or for all): is a smaller value an improvement? Outcomes
-            missing from a mapping count as lower-is-better.
+            missing from a mapping, or mapped to None, count pairs as lower-is-better.
         confidence: interval coverage.
+        counts: event-count columns (default: the integer columns).
+        resampler: the bootstrap resamples (default: :class:`Resampler`).
 
     Returns:
-        One row per (scenario, outcome): ``n`` pairs, ``baseline_mean``, ``mean``, ``diff_mean``,
-        ``diff_sd``, ``diff_low``/``diff_high`` (t-interval of the mean difference),
-        ``pct_change`` with ``pct_low``/``pct_high`` (delta-method interval of the ratio of means),
-        ``share_better`` and ``share_worse`` (fractions of pairs; ties count as neither).
+        One row per (scenario, outcome): ``n`` pairs, ``baseline_mean``, ``mean``,
+        ``diff_mean``, ``diff_sd``, ``diff_low``/``diff_high``, ``pct_change`` (100 (mean /
+        baseline_mean - 1)) with ``pct_low``/``pct_high``, ``n_lower``/``n_higher`` (pairs
+        where the arm is below / above the baseline), ``n_better``/``n_worse`` and
+        ``share_better``/``share_worse`` (pairs; ties count as neither), ``reliable``.
 
     Raises:
         KeyError: the baseline is not among the values of ``by``.
@@ -155,45 +216,93 @@ def paired_differences(
     keys = _as_list(pair_on)
     if baseline not in set(runs[by]):
         raise KeyError(f"baseline {baseline!r} not found in column {by!r}")
-    base = runs[runs[by] == baseline].set_index(keys)
+    count_cols = set(integer_outcomes(runs, outcomes) if counts is None else counts)
+    boot = resampler or Resampler()
     rows = []
-    for arm in sorted(set(runs[by]) - {baseline}, key=str):
-        other = runs[runs[by] == arm].set_index(keys)
-        common = base.index.intersection(other.index).sort_values()
+    for arm, b, o in paired_arrays(runs, baseline, outcomes, by, keys):
         for outcome in outcomes:
-            b = base.loc[common, outcome].to_numpy(dtype=float)
-            o = other.loc[common, outcome].to_numpy(dtype=float)
-            diff = o - b
-            ci = t_interval(diff, confidence)
-            pct, pct_low, pct_high = _ratio_interval(b, o, confidence)
+            bx, ox = b[outcome], o[outcome]
+            ok = ~(np.isnan(bx) | np.isnan(ox))
+            bx, ox = bx[ok], ox[ok]
             lower = (
                 lower_is_better
                 if isinstance(lower_is_better, bool)
                 else lower_is_better.get(outcome, True)
             )
-            better = diff < 0 if lower else diff > 0
-            worse = diff > 0 if lower else diff < 0
-            n = max(len(diff), 1)
+            lower = True if lower is None else lower
+            diff = ox - bx
+            n = int(diff.size)
             rows.append(
                 {
                     by: arm,
                     "baseline": baseline,
                     "outcome": outcome,
-                    "n": ci.n,
-                    "baseline_mean": float(b.mean()) if b.size else math.nan,
-                    "mean": float(o.mean()) if o.size else math.nan,
-                    "diff_mean": ci.mean,
-                    "diff_sd": ci.sd,
-                    "diff_low": ci.low,
-                    "diff_high": ci.high,
-                    "pct_change": pct,
-                    "pct_low": pct_low,
-                    "pct_high": pct_high,
-                    "share_better": float(better.sum()) / n,
-                    "share_worse": float(worse.sum()) / n,
+                    "n": n,
+                    "baseline_mean": float(bx.mean()) if n else math.nan,
+                    "mean": float(ox.mean()) if n else math.nan,
+                    "diff_mean": float(diff.mean()) if n else math.nan,
+                    "diff_sd": float(diff.std(ddof=1)) if n > 1 else math.nan,
+                    **_paired_bounds(bx, ox, outcome in count_cols, boot, confidence),
+                    "n_lower": int((diff < 0).sum()),
+                    "n_higher": int((diff > 0).sum()),
+                    "n_better": int((diff < 0).sum() if lower else (diff > 0).sum()),
+                    "n_worse": int((diff > 0).sum() if lower else (diff < 0).sum()),
+                    "share_better": float((diff < 0 if lower else diff > 0).sum()) / max(n, 1),
+                    "share_worse": float((diff > 0 if lower else diff < 0).sum()) / max(n, 1),
+                    "reliable": n >= MIN_RELIABLE_N,
                 }
             )
     return pd.DataFrame(rows)
+
+
+def paired_arrays(
+    runs: pd.DataFrame, baseline: str, outcomes: Sequence[str], by: str, keys: Sequence[str]
+):
+    """Yield ``(arm, baseline values, arm values)`` per non-baseline arm, as ``{outcome: array}``
+    aligned on the pairing keys (pairs present in both arms only)."""
+    base = runs[runs[by] == baseline].set_index(list(keys))
+    for arm in sorted(set(runs[by]) - {baseline}, key=str):
+        other = runs[runs[by] == arm].set_index(list(keys))
+        common = base.index.intersection(other.index).sort_values()
+        yield (
+            arm,
+            {o: base.loc[common, o].to_numpy(dtype=float) for o in outcomes},
+            {o: other.loc[common, o].to_numpy(dtype=float) for o in outcomes},
+        )
+
+
+def _paired_bounds(
+    b: np.ndarray, o: np.ndarray, is_count: bool, boot: Resampler, confidence: float
+) -> dict[str, float]:
+    """Bootstrap bounds of the mean difference and of the percent change (same resamples)."""
+    n = b.size
+    nan = {"diff_low": math.nan, "diff_high": math.nan, "pct_change": math.nan,
+           "pct_low": math.nan, "pct_high": math.nan}  # fmt: skip
+    if n == 0:
+        return nan
+    mb, mo = float(b.mean()), float(o.mean())
+    out = dict(nan, pct_change=100 * (mo / mb - 1) if mb > 0 else math.nan)
+    if n < 2:
+        return out
+    idx = boot.indices(n)
+    rb, ro = b[idx].mean(axis=1), o[idx].mean(axis=1)
+    out["diff_low"], out["diff_high"] = percentile_bounds(ro - rb, confidence)
+    if mb > 0:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(rb > 0, ro / rb, np.where(ro > 0, np.inf, np.nan))
+        low, high = percentile_bounds(ratio, confidence)
+        out["pct_low"], out["pct_high"] = 100 * (low - 1), 100 * (high - 1)
+    if is_count:  # an arm with no events in any pair: its mean may still be up to `bound`
+        bound = zero_count_bound(n, confidence)
+        if not o.any():
+            out["diff_high"] += bound
+            base_low = percentile_bounds(rb, confidence)[0]
+            if mb > 0:
+                worst = 100 * (bound / base_low - 1) if base_low > 0 else math.inf
+                out["pct_high"] = max(out["pct_high"], worst)
+        if not b.any():
+            out["diff_low"] -= bound
+    return out
 
 
 # ------------------------------------------------------------------------------------ sequential

@@ -53,7 +53,7 @@ def patterns_block(run_dir: Path | None) -> str:
         man = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
         git = (man.get("git") or {}).get("commit") or "?"
         s = man.get("summary", {})
-        lines += [f"Run: `{man.get('gapsim_command', 'gapsim validate')}` ({man.get('created', '?')}, "
+        lines += [f"Run: `{man.get('command') or 'gapsim validate'}` ({man.get('created', '?')}, "
                   f"git {git[:10]}, parameters: {man.get('parameters', '?')}, "
                   f"{man.get('replicates', '?')} replicates). Checks counted (held and "
                   f"identifiable): **{s.get('checks_counted', '?')} of {s.get('checks', '?')}**; "
