@@ -182,8 +182,8 @@ def agent_counts(model: Any) -> dict[str, int]:
     return {
         "agents": len(model.agents),
         "villagers": int(model.villagers.n),
-        "fighters": int(model.insurgents.total_fighters),
-        "insurgent_cells": int(model.insurgents.active.sum()),
+        "fighters": int(sum(c.fighters for c in model.cells())),
+        "insurgent_cells": len(model.cells()),
         "patrols": len(model.forces.patrols),
         "posts": len(model.forces.posts),
         "grid_cells": int(model.terrain.width * model.terrain.height),
@@ -857,78 +857,17 @@ def section_memory(args: argparse.Namespace, rows: list[Row], state: dict[str, A
 
 # ----------------------------------------------------------------------------- section 6: profile
 
-#: Stages of ``SecurityGapModel.step`` in call order: (label, [(file suffix, function)]).
-STAGES: list[tuple[str, list[tuple[str, str]]]] = [
-    (
-        "daily (_new_day: new_day, links, recruits, ISR, clearing)",
-        [("sim/model/model.py", "_new_day")],
-    ),
-    ("villagers.place", [("sim/model/villagers.py", "place")]),
-    ("forces.move", [("sim/model/forces.py", "move")]),
-    ("insurgents.step (decisions, movement, actions)", [("sim/model/insurgents.py", "step")]),
-    ("model._detect (detection, engagements, villager tips)", [("sim/model/model.py", "_detect")]),
-    (
-        "intel (decay, deliver, _act_on_intel)",
-        [
-            ("sim/model/intel.py", "decay"),
-            ("sim/model/intel.py", "deliver"),
-            ("sim/model/model.py", "_act_on_intel"),
-        ],
-    ),
-    ("air (_air: due strikes)", [("sim/model/model.py", "_air")]),
-    ("recorder.end_of_day", [("sim/model/recorder.py", "end_of_day")]),
-]
-
-
 def stage_timers(cfg: dict[str, Any]) -> tuple[float, dict[str, float]]:
-    """One year with a perf_counter around each stage (instance attributes; ~1 % overhead)."""
+    """One year without a profiler (the reference for cProfile's overhead).
+
+    Model 2 runs on Mesa's event list (arrivals, alerts, tips, the midnight upkeep), so there is
+    no fixed sequence of stages to time; where the time goes is read from cProfile by module.
+    """
     from sim.model.runner import build_model
 
     model = build_model(cfg, 0)
-    acc: dict[str, float] = {label: 0.0 for label, _ in STAGES}
-    acc["step body (clock, rest of step)"] = 0.0
-
-    def wrap(obj: Any, name: str, label: str) -> None:
-        fn = getattr(obj, name)
-
-        def timed_call(*a: Any, **k: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **k)
-            finally:
-                acc[label] += time.perf_counter() - t0
-
-        setattr(obj, name, timed_call)
-
-    owners = {
-        "sim/model/model.py": model,
-        "sim/model/villagers.py": model.villagers,
-        "sim/model/forces.py": model.forces,
-        "sim/model/insurgents.py": model.insurgents,
-        "sim/model/intel.py": model.intel,
-        "sim/model/recorder.py": model.recorder,
-    }
-    for label, funcs in STAGES:
-        for path, name in funcs:
-            wrap(owners[path], name, label)
-    step_total = [0.0]
-    if hasattr(model, "_user_step"):  # Mesa 3.5 keeps the user's step here and wraps it
-        user_step = model._user_step
-
-        def timed_step() -> None:
-            t0 = time.perf_counter()
-            user_step()
-            step_total[0] += time.perf_counter() - t0
-
-        model._user_step = timed_step
     t_run, _ = timed(model.run)
-    staged = sum(v for k, v in acc.items())
-    if step_total[0]:
-        acc["step body (clock, rest of step)"] = step_total[0] - staged
-        acc["Mesa scheduler (event list, step wrapper, logging)"] = t_run - step_total[0]
-    else:
-        acc["step body + Mesa scheduler"] = t_run - staged
-    return t_run, acc
+    return t_run, {}
 
 
 def profile_year(cfg: dict[str, Any]) -> tuple[float, dict[str, float], dict[str, float], list]:
@@ -943,20 +882,12 @@ def profile_year(cfg: dict[str, Any]) -> tuple[float, dict[str, float], dict[str
     st = pstats.Stats(prof)
     raw = st.stats  # type: ignore[attr-defined]
     total = float(st.total_tt)  # type: ignore[attr-defined]  # all profiled time (own times)
-    cum: dict[str, float] = {}
-    step_cum = 0.0
-    for label, funcs in STAGES:
-        t = 0.0
-        for (file, _, fn), (_, _, _, ct, _) in raw.items():
-            if any(file.endswith(path) and fn == name for path, name in funcs):
-                t += ct
-        cum[label] = t
-    for (file, _, fn), (_, _, _, ct, _) in raw.items():
-        if file.endswith("sim/model/model.py") and fn == "step":
-            step_cum = ct
-    cum["step body (clock, rest of step)"] = step_cum - sum(cum.values())
-    cum["Mesa scheduler (event list, step wrapper, logging)"] = max(0.0, total - step_cum)
-
+    cum: dict[str, float] = {}  # own time of each gapsim module (sim/model/*.py, sim/rng.py)
+    for (file, _, _fn), (_, _, tt, _, _) in raw.items():
+        if "/sim/" in file:
+            key = "sim/" + file.split("/sim/", 1)[1]
+            cum[key] = cum.get(key, 0.0) + tt
+    cum = dict(sorted(cum.items(), key=lambda kv: -kv[1])[:14])
     libs: dict[str, float] = {}
     for (file, _, fn), (_, _, tt, _, _) in raw.items():
         if "/sim/" in file:
@@ -995,7 +926,7 @@ def section_profile(args: argparse.Namespace, rows: list[Row], state: dict[str, 
         f"cProfile (x{t_prof / t_timers:.2f} overhead; shares under cProfile over-weight "
         "call-heavy Python code)"
     )
-    say(f"  {'stage':<66} {'timer s':>8} {'share':>6} {'cProf s':>8} {'share':>6}")
+    say(f"  {'gapsim module (own time)':<66} {'timer s':>8} {'share':>6} {'cProf s':>8} {'share':>6}")
     keys = list(timers)
     for k in cum:
         if k not in keys:
