@@ -95,7 +95,7 @@ def _expected_inflow(config: Mapping[str, Any]) -> float:
     """Fighters expected from outside over the run: the model's rate times the horizon.
 
     The model draws a Poisson number of arrivals each day at ``inflow_per_month / 30.44``
-    (``SecurityGapModel._recruit_and_inflow``). If the inflow process changes, change this.
+    (``SecurityGapModel._inflow_and_recruitment``, keyed by the day only). If the inflow process changes, change this.
     """
     return float(config["model"]["inflow_per_month"]) / 30.44 * float(config["days"])
 
@@ -130,6 +130,7 @@ _ENTRIES: tuple[Outcome, ...] = (
     Outcome("insurgents_killed_air", "insurgents killed by airstrikes", "fighters"),
     Outcome("insurgents_killed_ground", "insurgents killed on the ground", "fighters"),
     Outcome("insurgents_arrested", "insurgents arrested", "fighters", better="higher"),
+    Outcome("insurgents_deserted", "insurgents who deserted", "fighters"),
     Outcome("insurgents_killed", "insurgents killed (air and ground)", "fighters",
             better="higher"),
     Outcome("kills_per_strike", "insurgents killed per airstrike", "fighters per strike",
@@ -139,6 +140,25 @@ _ENTRIES: tuple[Outcome, ...] = (
     Outcome("displacements", "insurgent cells displaced by clearing", "cells"),
     Outcome("detections", "insurgents detected by the forces", "detections"),
     Outcome("clashes", "clashes with insurgents", "clashes"),
+    Outcome("detections_post", "detections by posts", "detections"),
+    Outcome("detections_patrol", "detections by patrols", "detections"),
+    Outcome("detections_search", "detections by responding units searching", "detections"),
+    Outcome("detections_sweep", "detections in clearing sweeps", "detections"),
+    Outcome("detections_isr", "detections by coalition surveillance", "detections"),
+    Outcome("raids", "raids on hideouts after a tip", "raids"),
+    Outcome("pursuits", "pursuits of insurgents after a clash", "pursuits"),
+    Outcome("caves_found", "hideouts found", "hideouts", better="higher"),
+    Outcome("evasions", "insurgent groups that evaded a responding unit", "groups"),
+    Outcome("alerts", "alerts raised (calls, sightings, escapes)", "alerts"),
+    Outcome("qrf_dispatches", "quick-reaction units sent out", "dispatches"),
+    Outcome("incidents_answered", "incidents a responding unit reached", "incidents",
+            better="higher"),
+    Outcome("answered_share", "share of incidents a responding unit reached", "% of incidents",
+            "share", better="higher"),
+    Outcome("response_h_median", "median response time to incidents that were answered", "hours",
+            "amount", better="lower"),
+    Outcome("isr_hours", "coalition surveillance hours over the district", "hours", "amount"),
+    Outcome("isr_tracks", "groups tracked to their hideout by surveillance", "tracks"),
     # insurgent strength
     Outcome("fighters_final", "insurgent fighters at the end", "fighters", better="lower",
             headline=True),
@@ -157,6 +177,9 @@ _ENTRIES: tuple[Outcome, ...] = (
     Outcome("tips_pesh", "villager tips to the Peshmerga", "tips"),
     Outcome("tips_ia", "villager tips to the Iraqi Army", "tips"),
     Outcome("tips_pmf", "villager tips to the PMF", "tips"),
+    Outcome("tips_joint", "villager tips to joint units", "tips"),
+    Outcome("reports_shared", "reports passed to another force", "reports"),
+    Outcome("reports_shared_arrived", "reports passed on that arrived", "reports"),
     Outcome("tips_reaching_actor", "tips reaching the force able to act", "tips",
             better="higher"),
     Outcome("tips_reaching_share", "share of tips reaching the force able to act", "% of tips",
@@ -166,6 +189,13 @@ _ENTRIES: tuple[Outcome, ...] = (
     Outcome("informant_links_ia", "Iraqi Army informant links at the end", "work parties",
             better="higher"),
     Outcome("informant_links_pmf", "PMF informant links at the end", "work parties"),
+    Outcome("informant_links_joint", "joint units' informant links at the end", "work parties",
+            better="higher"),
+    Outcome("links_cut", "informant links cut when handlers left", "links"),
+    Outcome("retributions_of_informants", "retributions that hit an informant", "incidents",
+            better="lower"),
+    Outcome("trips_lying_up_share", "share of insurgent trips that lay up on the way", "% of trips",
+            "share"),
     Outcome("trust_kurd_pesh", "Kurdish villagers' trust in the Peshmerga", "trust (0-100)",
             "share", better="higher"),
     Outcome("trust_kurd_ia", "Kurdish villagers' trust in the Iraqi Army", "trust (0-100)",
@@ -176,6 +206,10 @@ _ENTRIES: tuple[Outcome, ...] = (
     Outcome("trust_arab_ia", "Arab villagers' trust in the Iraqi Army", "trust (0-100)",
             "share", better="higher"),
     Outcome("trust_arab_pmf", "Arab villagers' trust in the PMF", "trust (0-100)", "share"),
+    Outcome("trust_kurd_joint", "Kurdish villagers' trust in joint units", "trust (0-100)",
+            "share", better="higher"),
+    Outcome("trust_arab_joint", "Arab villagers' trust in joint units", "trust (0-100)",
+            "share", better="higher"),
     Outcome("gap_control", "daily share of gap cells covered by a post or patrol",
             "% of gap cells", "share", better="higher", headline=True),
     # daily series only (timeseries.parquet)
@@ -185,8 +219,9 @@ _ENTRIES: tuple[Outcome, ...] = (
     Outcome("links_pesh", "Peshmerga informant links", "work parties", better="higher"),
     Outcome("links_ia", "Iraqi Army informant links", "work parties", better="higher"),
     Outcome("links_pmf", "PMF informant links", "work parties"),
-    Outcome("day_moves", "insurgent moves by day", "moves"),
-    Outcome("night_moves", "insurgent moves by night", "moves"),
+    Outcome("day_move_hours", "insurgent movement by day", "group-hours", "amount"),
+    Outcome("night_move_hours", "insurgent movement by night", "group-hours", "amount"),
+    Outcome("links_joint", "joint units' informant links", "work parties", better="higher"),
 )
 
 #: Every outcome by column name.
@@ -194,7 +229,7 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in _ENTRIES}
 
 #: Columns that label rows rather than measure anything.
 NOT_OUTCOMES: frozenset[str] = frozenset(
-    {"replicate", "design_point", "day", "run_id", "posterior_draw"})
+    {"replicate", "design_point", "day", "date", "run_id", "posterior_draw"})
 
 
 def outcome(name: str) -> Outcome:

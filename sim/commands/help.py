@@ -19,7 +19,7 @@ from sim.errors import ConfigError
 COMMON = ("scenario", "terrain", "executor", "gap_width_km", "coordination", "seed", "days",
           "model.<name>", "debug")  # fmt: skip
 #: Keys of commands that run replicates through the engine.
-ENGINE = ("replicates", "workers", "crn", "retry_failed", "precision", "min_replicates",
+ENGINE = ("replicates", "workers", "crn", "parameters", "retry_failed", "precision", "min_replicates",
           "max_replicates", "progress")  # fmt: skip
 
 COMMAND_KEYS: dict[str, tuple[str, ...]] = {
