@@ -149,7 +149,9 @@ def withdrawal_tips(t: Tables, ref: Tables) -> np.ndarray:
 
 
 def _links(rep: pd.DataFrame) -> np.ndarray:
-    return (rep["links_pesh"] + rep["links_ia"] + rep["links_pmf"]).to_numpy(dtype=float)
+    """Informant links to every force's handlers (joint units' too, where the model has them)."""
+    cols = [c for c in ("links_pesh", "links_ia", "links_pmf", "links_joint") if c in rep]
+    return rep[cols].sum(axis=1).to_numpy(dtype=float)
 
 
 def withdrawal_links(t: Tables, ref: Tables) -> np.ndarray:
