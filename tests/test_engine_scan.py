@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.engine import scan
-from sim.engine.stats import summarise
+from sim.engine.stats import summarise, t_interval
 
 
 @pytest.fixture
@@ -38,10 +38,16 @@ def test_summarise_matches_the_in_memory_summary(runs_file: tuple[Path, pd.DataF
     streamed = scan.summarise(path, by="scenario")
     direct = summarise(frame, by="scenario", outcomes=["incidents", "gap_control"])
     assert list(streamed.columns) == list(direct.columns)
-    assert streamed[["scenario", "outcome", "n"]].equals(direct[["scenario", "outcome", "n"]])
-    # the same statistics up to float rounding in the merge (relative 1e-9)
-    for col in ("mean", "sd", "ci_low", "ci_high", "half_width"):
+    assert streamed[["scenario", "outcome", "n", "reliable"]].equals(
+        direct[["scenario", "outcome", "n", "reliable"]])
+    # the same moments up to float rounding in the merge (relative 1e-9)
+    for col in ("mean", "sd"):
         np.testing.assert_allclose(streamed[col], direct[col], rtol=1e-9)
+    # the streamed interval is Student's t (the in-memory one a bootstrap): t from the frame
+    for _, row in streamed.iterrows():
+        values = frame.loc[frame["scenario"] == row["scenario"], row["outcome"]]
+        ci = t_interval(values.to_numpy(dtype=float))
+        np.testing.assert_allclose([row["ci_low"], row["ci_high"]], [ci.low, ci.high], rtol=1e-9)
 
 
 def test_group_mean_and_filtered_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
