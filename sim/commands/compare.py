@@ -27,7 +27,6 @@ from omegaconf import DictConfig
 
 from sim.commands.common import (
     guarded,
-    invocation,
     output_dir,
     save_config,
     versions,
@@ -163,8 +162,8 @@ def build_report(out_dir: Path, configs: dict[str, dict], names: list[str], base
     from sim.engine.pairing import control_variates, crn_efficiency
     from sim.engine.stats import Resampler
     from sim.outcomes import OUTCOMES, directed, headline
-    from sim.validation.posterior import plausible_world_lines
     from sim.terrain.builder import get_terrain
+    from sim.validation.posterior import plausible_world_lines
 
     runs = pd.read_parquet(out_dir / "runs.parquet")
     ts = pd.read_parquet(out_dir / "timeseries.parquet")
