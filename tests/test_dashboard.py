@@ -78,6 +78,112 @@ def test_a_session_steps_a_day_at_a_time_through_the_view():
     assert {"post", "insurgent cell", "villager"} <= kinds
 
 
+def _same(a, b) -> bool:
+    """Equal values, NaN equal to NaN (outcome rows hold NaN where a ratio has no denominator)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def test_a_shown_model_ends_as_the_engine_runs_it():
+    """Views never perturb the model: two models alive at once (as side by side), advanced a day
+    at a time and read through every view function before the first step and at every midday,
+    end with exactly the outcome row, daily series and incident table that the engine's
+    ``run_replicate`` gives for the same configuration and replicate."""
+    from sim.app import mapview, view
+    from sim.config.load import load_config, resolved_dict
+    from sim.model.runner import run_replicate
+
+    days, replicate = 120, 1  # over 45 days, a view that drew day d+2's plans at d passed
+    arms = []
+    for scenario in ("status_quo_2019", "joint_brigades"):
+        cfg, config = load_config([f"scenario={scenario}", "terrain=qarachogh_coarse",
+                                   f"days={days}", "seed=7"])  # fmt: skip
+        arms.append((resolved_dict(cfg), view.build_model(config, replicate=replicate)))
+    seen: dict[str, int] = {}
+    steps = 0
+    while any(view.is_running(m) for _, m in arms):
+        for _, model in arms:  # read everything the page and the animation read, then step
+            for kind, n in mapview.count_kinds(mapview.frame_styles(model)).items():  # marks
+                seen[kind] = seen.get(kind, 0) + n
+            view.current(model), view.daily_series(model), view.snapshot(model)
+            view.recent_incidents(model, 7), view.events(model), view.now(model)
+            view.advance_day(model)
+        steps += 1
+    assert steps == days + 1  # days middays, then on to the horizon
+    assert {"post", "insurgent cell", "villager"} <= set(seen)  # the reads saw the map's marks
+    for plain, model in arms:
+        ref = run_replicate(plain, replicate)
+        row = model.outcomes()
+        assert row.keys() == ref.run.keys()
+        assert [k for k in row if not _same(row[k], ref.run[k])] == []
+        assert row["incidents"] > 0 and row["tips"] > 0  # a run with something to lose
+        table = model.recorder.timeseries_table()
+        assert [k for k in ref.timeseries if not _same(table[k], ref.timeseries[k])] == []
+        incidents = model.incidents.table()
+        assert [k for k in ref.incidents if not _same(incidents[k], ref.incidents[k])] == []
+        # The live totals and the daily series agree at the end of the run.
+        series, now = view.daily_series(model), view.current(model)
+        assert len(series) == days and view.day_shown(model) == days - 1
+        assert (series["incidents"].iloc[-1], series["tips"].iloc[-1],
+                series["tips_reaching_actor"].iloc[-1], series["fighters"].iloc[-1]) == (
+                now["incidents"], now["tips"], now["tips_reaching_actor"], now["fighters"])
+
+
+def test_every_chart_line_and_trust_series_has_its_column():
+    """The charts and the trust series name columns the model's daily series really has (a
+    renamed recorder column fails here, not as an empty chart on the projector)."""
+    from sim.app import charts, view
+    from sim.config.load import load_config
+
+    _, config = load_config(["terrain=qarachogh_coarse", "days=3"])
+    model = view.build_model(config)
+    for _ in range(4):
+        view.advance_day(model)
+    assert not view.is_running(model)
+    series = view.daily_series(model)
+    assert len(series) == 3
+    wanted = {column for _, lines, *_ in charts.PANELS for column, *_ in lines}
+    assert wanted <= set(series)
+    assert {column for column, *_ in view.TRUST_SERIES} <= set(model.recorder.daily)
+
+
+def test_marks_are_where_the_model_says_at_any_hour():
+    """Between days too (the model's own run_until): insurgent cells on a trip, patrols out and
+    quick-reaction units away from base are marked where their plans put them at that time."""
+    from sim.app import view
+    from sim.config.load import load_config
+
+    _, config = load_config(["terrain=qarachogh_coarse", "days=40", "seed=3"])
+    model = view.build_model(config)
+    found: set[str] = set()
+    hour = 0.0
+    while hour < 24.0 * 40 and len(found) < 3:
+        hour += 1.0
+        model.run_until(hour)
+        marks = view.marks(model)
+        units = [u for u in model.qrf.units if not u.idle(hour) and u.route.position(hour)]
+        shown = [m for m in marks if m.kind == "quick reaction unit"]
+        assert len(shown) == len(units)
+        for mark, unit in zip(shown, units, strict=True):
+            assert mark.force == unit.force_name
+            assert (mark.task == "to raid a hideout") == (unit.raid_cave >= 0)
+            assert mark.activity in ("driving out", "searching the site", "driving back")
+            assert np.allclose((mark.x_km, mark.y_km), unit.position(hour))
+            found.add("quick reaction unit")
+        out = [p for p in model.forces.patrols if p.positions(np.array([hour]))[1][0]]
+        assert sum(m.kind == "patrol" for m in marks) == len(out)
+        found |= {"patrol"} if out else set()
+        cells = {(m.x_km, m.y_km, m.fighters, m.hiding) for m in marks if m.kind == "insurgent cell"}
+        expected = {(*map(float, c.position(hour)), c.fighters, not c.exposed(hour))
+                    for c in model.cells()}  # fmt: skip
+        assert cells == expected
+        if any(not h for *_, h in cells):
+            found.add("cell on a trip")
+    assert found == {"quick reaction unit", "patrol", "cell on a trip"}
+
+
 def test_side_by_side_runs_two_scenarios_on_one_seed():
     from sim.app.dashboard import Session
 

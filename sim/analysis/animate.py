@@ -33,6 +33,8 @@ class Frame:
     villagers_out: np.ndarray
     incidents: np.ndarray  # incidents of the last ``every_days`` (x, y)
     fighters: int
+    qrf: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # units away from base
+    qrf_force: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,7 +55,8 @@ def record(model, every_days: int = 2) -> Recording:
             rec.frames.append(Frame(day=snap.day, date=snap.date, patrols=snap.patrols,
                                     patrol_force=snap.patrol_force, cells=snap.cells,
                                     villagers_out=snap.villagers_out, incidents=xy,
-                                    fighters=snap.fighters))  # fmt: skip
+                                    fighters=snap.fighters, qrf=snap.qrf,
+                                    qrf_force=snap.qrf_force))  # fmt: skip
     return rec
 
 
@@ -65,11 +68,17 @@ def render(terrain, recording: Recording, path: str | Path, title: str, fps: int
     ax = fig.axes[0]
     vill = ax.scatter([], [], s=6, c="#2c7fb8", alpha=0.6, zorder=8, label="villagers out")
     pat = ax.scatter([], [], s=26, marker="s", edgecolors="k", linewidths=0.4, zorder=9)
+    qrf = ax.scatter([], [], s=40, marker="^", edgecolors="k", linewidths=0.6, zorder=9)
     cells = ax.scatter([], [], s=40, marker="X", c="k", zorder=10)
     inc = ax.scatter([], [], s=70, marker="*", c=INCIDENT_COLOUR, edgecolors="white",
                      linewidths=0.5, zorder=11)
     text = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=10, zorder=12,
                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+    # The map's layout is fixed once, before the first frame: the caption (whose width changes) is
+    # left out of it, so the map neither shrinks nor jumps from frame to frame.
+    text.set_in_layout(False)
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
     empty = np.zeros((0, 2))
 
     def update(i: int):
@@ -77,13 +86,15 @@ def render(terrain, recording: Recording, path: str | Path, title: str, fps: int
         vill.set_offsets(fr.villagers_out if len(fr.villagers_out) else empty)
         pat.set_offsets(fr.patrols if len(fr.patrols) else empty)
         pat.set_color([FORCE_COLOURS.get(k, "#444444") for k in fr.patrol_force])
+        qrf.set_offsets(fr.qrf if len(fr.qrf) else empty)
+        qrf.set_color([FORCE_COLOURS.get(k, "#444444") for k in fr.qrf_force])
         cells.set_offsets(fr.cells if len(fr.cells) else empty)
         inc.set_offsets(fr.incidents if len(fr.incidents) else empty)
-        text.set_text(f"{fr.date}  day {fr.day}  fighters {fr.fighters}  "
+        text.set_text(f"{fr.date}  day {fr.day + 1}  fighters {fr.fighters}  "
                       f"incidents since last frame {len(fr.incidents)}\n"
-                      "squares: patrols (colour = force)  X: insurgent cells  "
-                      "dots: villagers out  stars: incidents")
-        return vill, pat, cells, inc, text
+                      "squares: patrols (colour = force)  triangles: quick-reaction units\n"
+                      "X: insurgent cells  dots: villagers out  stars: incidents")
+        return vill, pat, qrf, cells, inc, text
 
     anim = FuncAnimation(fig, update, frames=len(recording.frames), blit=False)
     path = Path(path)

@@ -200,6 +200,12 @@ class Session:
         return view.day_shown(self.arms[0].model)
 
     @property
+    def time_label(self) -> str:
+        """``midday`` at the daily stop; otherwise the clock time (the end of a run: midnight)."""
+        when: dt.datetime = view.now(self.arms[0].model)
+        return "midday" if (when.hour, when.minute) == (12, 0) else when.strftime("%H:%M")
+
+    @property
     def date_label(self) -> str:
         """``Tuesday 14 January 2020`` (the day on screen)."""
         when: dt.datetime = view.now(self.arms[0].model)
@@ -235,7 +241,9 @@ def _status_html(session: Session, arm: Arm, kinds: dict[str, int]) -> str:
         f"{now['cells']} cells",
         f"<b>{now['tips']}</b> villager tips, <b>{now['tips_reaching_actor']}</b> reached the "
         f"force able to act &middot; {kinds.get('patrol', 0)} patrols out &middot; "
-        f"{kinds.get('villager', 0)} villagers out",
+        f"{kinds.get('villager', 0)} villagers out"
+        + (f" &middot; {qrf} quick-reaction unit{'' if qrf == 1 else 's'} on the way"
+           if (qrf := kinds.get('quick reaction unit', 0)) else ""),
     ]
     if events:
         lines.append("latest: " + "; ".join(events))
@@ -268,6 +276,7 @@ def MapPanel(session: Session, index: int, version: int, width_px: int | None = 
             "data-patrols": str(kinds.get("patrol", 0)),
             "data-cells": str(kinds.get("insurgent cell", 0)),
             "data-villagers-out": str(kinds.get("villager", 0)),
+            "data-qrf-out": str(kinds.get("quick reaction unit", 0)),
             "data-incidents-recent": str(kinds.get("incident", 0)),
             "data-version": str(version),
         }
@@ -393,7 +402,8 @@ def Page() -> None:
             horizon = view.horizon_days(current.arms[0].model)
             solara.HTML(tag="div", unsafe_innerHTML=(
                 f"<span class='gapsim-date'>{current.date_label}</span> "
-                f"<span class='gapsim-sub'>&nbsp;day {current.day + 1} of {horizon}, midday"
+                f"<span class='gapsim-sub'>&nbsp;day {current.day + 1} of {horizon}, "
+                f"{current.time_label}"
                 f"{' &middot; <b>run finished</b>' if not current.running else ''}"
                 f" &middot; seed {html.escape(str(current.arms[0].config.seed))}</span>"),
                 attributes={"class": "gapsim-header"})  # fmt: skip

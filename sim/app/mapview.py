@@ -76,9 +76,10 @@ LABEL_SCALE = 1.35
 def agent_portrayal(mark: Mark) -> AgentPortrayalStyle | None:
     """How each mark is drawn (x, y in km).
 
-    Posts always show; patrols only while out on a route; villagers only while out working (at
-    home they sit in their village's marker); insurgent cells always, larger with more fighters
-    and faint while hiding in their cave.
+    Posts always show; patrols only while out on a route; quick-reaction units only while away
+    from their base (triangles); villagers only while out working or driving (at home they sit in
+    their village's marker); insurgent cells always, larger with more fighters and faint while
+    hiding in their cave.
     """
     common = {"x": mark.x_km, "y": mark.y_km}
     if mark.kind == "villager":
@@ -89,6 +90,11 @@ def agent_portrayal(mark: Mark) -> AgentPortrayalStyle | None:
         return AgentPortrayalStyle(**common, color=FORCE_COLOURS.get(mark.force, "#444444"),
                                    marker="o", size=55, zorder=5, edgecolors="white",
                                    linewidths=1.2, tooltip={"patrol": f"{FORCE_LABELS.get(
+                                       mark.force, mark.force)} {mark.detail}"})  # fmt: skip
+    if mark.kind == "quick reaction unit":
+        return AgentPortrayalStyle(**common, color=FORCE_COLOURS.get(mark.force, "#444444"),
+                                   marker="^", size=70, zorder=5, edgecolors="black",
+                                   linewidths=1.0, tooltip={"quick reaction unit": f"{FORCE_LABELS.get(
                                        mark.force, mark.force)} {mark.detail}"})  # fmt: skip
     if mark.kind == "post":
         return AgentPortrayalStyle(**common, color=FORCE_COLOURS.get(mark.force, "#444444"),
@@ -177,10 +183,11 @@ def legend_items(terrain: Terrain) -> list[tuple[str, str, str, float]]:
     (HTML text stays readable on a projector, unlike a legend drawn into the picture)."""
     items = [(f"{FORCE_LABELS[f]} post (square) / patrol (circle)", c, "s", 1.0)
              for f, c in FORCE_COLOURS.items()]  # fmt: skip
-    items += [("insurgent cell (larger: more fighters)", INSURGENT_COLOUR, "X", 1.0),
+    items += [("quick-reaction unit on its way (triangle, its force's colour)", "#777777", "^", 1.0),
+              ("insurgent cell (larger: more fighters)", INSURGENT_COLOUR, "X", 1.0),
               ("... hiding in its cave", INSURGENT_COLOUR, "X", 0.45),
-              ("Kurdish villagers out working", COMMUNITY_COLOURS["kurd"], "o", 1.0),
-              ("Arab villagers out working", COMMUNITY_COLOURS["sunni_arab"], "o", 1.0)]  # fmt: skip
+              ("Kurdish villagers out working or driving", COMMUNITY_COLOURS["kurd"], "o", 1.0),
+              ("Arab villagers out working or driving", COMMUNITY_COLOURS["sunni_arab"], "o", 1.0)]  # fmt: skip
     items += [(f"{kind.replace('_', ' ')} (last {RECENT_DAYS} days)", colour, marker, 1.0)
               for kind, (colour, marker) in INCIDENT_STYLE.items()]  # fmt: skip
     line = [("Peshmerga line", maps.PESH_COLOUR, "line", 1.0),

@@ -301,6 +301,18 @@ class VillagerPopulation:
         xy = np.where(out[:, :, None], self.work_xy[idx][:, None, :], self.home_xy[idx][:, None, :])
         return xy, out
 
+    def parties_out_at(self, t: float) -> np.ndarray:
+        """Households whose work party is out at time ``t`` (indices; empty while that day's plans
+        are not drawn yet). Read-only, for viewers (sim/app/view.py): unlike :meth:`plans` it never
+        draws a day's plans, because drawing them early would fix them with today's fear and change
+        the run."""
+        day = int(math.floor(t / 24.0))
+        drawn = self._plans.get(day)
+        if drawn is None:
+            return np.zeros(0, dtype=np.int64)
+        hour = t - 24.0 * day
+        return np.flatnonzero(drawn[0] & (hour >= self.start_h) & (hour < self.end_h))
+
     # -- what insurgents can know and find ---------------------------------------------------
     def known_work_sites(self, home: np.ndarray, radius_km: float, truffle_season: bool) -> np.ndarray:
         """Households whose work sites are targets a cell knows of: truffle grounds in season,
