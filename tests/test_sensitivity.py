@@ -37,14 +37,14 @@ def test_sobol_analysis_recovers_known_indices() -> None:
     """y = 4 a + b (c inert), uniform on [0, 1]: S_a = 16/17, S_b = 1/17, S_c = 0. Tolerance
     0.1 at N = 512 (bootstrap intervals of SALib's estimators are about +-0.05 there)."""
     items = tuple(pm.parse({"model.report_base": {"range": [0, 1]},
-                            "model.see_prob": {"range": [0, 1]},
+                            "model.call_prob": {"range": [0, 1]},
                             "model.truffle_go_prob": {"range": [0, 1]}}))
     spec = se.SensitivitySpec("status_quo_2019", {}, ("incidents",), items, 512, 3, 100, {})
     x = se.design(spec)
     runs = pd.DataFrame({"design_point": range(len(x)), "incidents": 4 * x[:, 0] + x[:, 1]})
     idx = se.analyse(spec, runs).set_index("factor")
     assert idx.loc["model.report_base", "ST"] == pytest.approx(16 / 17, abs=0.1)
-    assert idx.loc["model.see_prob", "S1"] == pytest.approx(1 / 17, abs=0.1)
+    assert idx.loc["model.call_prob", "S1"] == pytest.approx(1 / 17, abs=0.1)
     assert abs(idx.loc["model.truffle_go_prob", "ST"]) < 0.05
     page = se.render(spec, idx.reset_index(), None,
                      {"model_version": 2, "git": "abc", "date": "2026-12-01", "days": 365,

@@ -165,6 +165,10 @@ def extend(line: LineString, length_km: float) -> LineString:
     return LineString(np.vstack([head, pts, tail]))
 
 
+#: Narrowest gap drawn as a band (km): 1 m, a thousandth of the finest cell.
+MIN_GAP_KM = 1e-3
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / float(np.hypot(*v))
 
@@ -208,8 +212,12 @@ def sides(area: Polygon, line: LineString) -> tuple[BaseGeometry, BaseGeometry]:
 def _iraqi_side(
     pesh: LineString, sw_side: BaseGeometry, gap: float
 ) -> tuple[LineString, BaseGeometry, BaseGeometry]:
-    """The Iraqi line (``gap`` SW of the Peshmerga line), the gap band and the plain beyond."""
-    if gap == 0:
+    """The Iraqi line (``gap`` SW of the Peshmerga line), the gap band and the plain beyond.
+
+    A gap narrower than :data:`MIN_GAP_KM` is no gap: far below a cell, and GEOS cannot buffer by
+    distances near the floating-point floor (1e-300 km failed with a vector-size error).
+    """
+    if gap < MIN_GAP_KM:
         return pesh, Polygon(), sw_side
     band = pesh.buffer(gap, quad_segs=QUAD_SEGS)
     return _offset(pesh, -gap), sw_side.intersection(band), sw_side.difference(band)
