@@ -72,7 +72,7 @@ def stub_replicate(config: dict[str, Any], replicate: int) -> Output:
 
 def warm_job_seconds(config: dict[str, Any], runner: str) -> float:
     """Seconds of one replicate in this process once per-process caches are warm."""
-    from sim.engine.experiment import resolve_runner
+    from sim.engine.worker import resolve_runner
 
     run = resolve_runner(runner)
     run(config, 0)  # builds the per-process caches

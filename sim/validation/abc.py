@@ -201,7 +201,7 @@ class Simulator:
         return cfg
 
     def runs(self, values: Mapping[str, float]) -> pd.DataFrame:
-        from sim.engine.experiment import resolve_runner
+        from sim.engine.worker import resolve_runner
 
         run = resolve_runner(self.runner)
         cfg = self.config_for(values)
@@ -340,7 +340,7 @@ def predictive(spec: CalibrationSpec, base: dict[str, Any], result: Result, draw
                     spec.budget.seed + 7919, runner)
     rng = np.random.default_rng(np.random.SeedSequence(spec.budget.seed, spawn_key=(0x5050,)))
     idx = rng.choice(len(result.weights), size=draws, p=result.weights / result.weights.sum())
-    from sim.engine.experiment import resolve_runner
+    from sim.engine.worker import resolve_runner
 
     run = resolve_runner(sim.runner)
     rows = []
