@@ -389,6 +389,8 @@ def test_cost_estimate_is_printed_before_a_long_run(
     assert lines, err
     line = lines[0]
     assert "4 replicates x 15000 days" in line, line
-    assert err.index(line) < err.index("replicates: "), err  # before any progress line
+    # before the first replicate's progress line (the start line "N of N to run; starting" comes
+    # first of all, issue 16)
+    assert err.index(line) < err.index("replicates: 1/"), err
     seconds = float(re.search(r"about ([\d.]+) s", line).group(1))
     assert res.ok and 0.3 * wall <= seconds <= 3 * wall, (seconds, wall, line)
