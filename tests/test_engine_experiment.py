@@ -417,11 +417,12 @@ MEMORY_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=False, reason=(
     "known regression of the batched store (issue 17/19 engine): compaction reads a whole "
     "4096-replicate block of a table at once, so with long timeseries the parent's peak grows "
-    "with the replicates in a block (measured 2026-12-01: 10 -> 200 replicates of 40,000 days, "
-    "272 MB -> 1,150 MB). Strict: this fails the suite as soon as compaction streams again."))
+    "with the replicates in a block (measured 2026-12-01 on a loaded machine: 10 -> 200 "
+    "replicates of 40,000 days, 272 MB -> 1,150 MB in one run, 981 MB -> 1,218 MB in another). "
+    "Not strict because the measurement is that noisy; remove the mark once compaction streams."))
 def test_parent_memory_does_not_grow_with_replicates(tmp_path: Path) -> None:
     def peak_kib(replicates: int) -> int:
         out = subprocess.run(
