@@ -176,37 +176,9 @@ def parameter_table_markdown() -> str:
 
 
 # -- the run-key table ------------------------------------------------------------------------
-def _probe_values(type_name: str) -> list[Any]:
-    """Out-of-range values that make ``validate_config`` name a key and what it allows."""
-    if "int" in type_name:
-        return [-1, 10**18]
-    if "float" in type_name:
-        return [-1.0, 1e18]
-    if type_name.startswith("str"):
-        return ["?"]
-    return []
-
-
-def _allowed(cfg: Any, name: str, type_name: str) -> str:
-    """What validate_config accepts for a top-level key (its own error text), else the type."""
-    from sim.config.schema import validate_config
-    from sim.errors import ConfigError
-
-    for bad in _probe_values(type_name):
-        try:
-            validate_config(dataclasses.replace(cfg, **{name: bad}))
-        except ConfigError as err:
-            if err.key == name:
-                return str(err.allowed)
-    if type_name == "bool":
-        return "true or false"
-    if type_name.startswith("dict"):
-        return "a mapping"
-    return f"any {type_name}"
-
-
 def config_table_markdown() -> str:
     """Top-level run keys: default from ``Config``, allowed values from ``validate_config``."""
+    from sim.config.keys import allowed_text
     from sim.config.load import options
     from sim.config.schema import Config
 
@@ -230,7 +202,7 @@ def config_table_markdown() -> str:
         else:
             value = getattr(cfg, f.name)
             default = _num(value) if not isinstance(value, dict) else "{}"
-            allowed = _allowed(cfg, f.name, type_name)
+            allowed = allowed_text(cfg, f.name, type_name)
         rows.append([f"`{f.name}`", default, allowed, RUN_KEY_DOCS.get(f.name, "")])
     return "\n".join(_table(("key", "default", "allowed", "meaning"), rows))
 
