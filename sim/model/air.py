@@ -59,12 +59,15 @@ class AirSupport:
             self.month = key
             self.remaining = min(self.remaining, 1.0) + self.model.params.strike_budget_per_month
 
-    def request(self, force: int, uid: int, xy: np.ndarray, delay_h: float) -> None:
+    def request(self, force: int, uid: int, xy: np.ndarray, delay_h: float, key: int) -> None:
+        """Ask for a strike on ``xy``. ``key`` is the entity key of what caused the request (the
+        report, the sensor's detection, the sweep), so the strike's draws are paired across
+        scenarios; ``uid`` only names the target in the force's picture."""
         model = self.model
         if not model.on("air"):
             return
         self.requested += 1
-        req = StrikeRequest(self, force, uid, xy, entity_key("strike", uid, self.requested))
+        req = StrikeRequest(self, force, uid, xy, entity_key("strike", key))
         self.pending.add(req)
         model.schedule_event(req.approved, after=delay_h)
 
@@ -120,16 +123,20 @@ class Surveillance:
 
     def __init__(self, model: SecurityGapModel) -> None:
         self.model = model
-        self.orbit: tuple[float, float, np.ndarray] | None = None  # (start, end, centre)
+        #: Orbits by day, (start h, end h, centre km): today's and tomorrow's (tomorrow's is tasked
+        #: at midnight, so a look that crosses midnight sees both).
+        self.orbits: dict[int, tuple[float, float, np.ndarray]] = {}
         self.hours = 0.0
         self.detections = 0
         self.tracks = 0
 
     def plan_day(self, day: int) -> None:
-        """The day's tasking (exogenous: keyed by the day only)."""
+        """The day's tasking (exogenous: keyed by the day only), made the day before; orbits of
+        days before yesterday are dropped."""
         model = self.model
         p = model.params
-        self.orbit = None
+        for old in [d for d in self.orbits if d < day - 1]:
+            del self.orbits[old]
         if not model.on("isr"):
             return
         u_on, u_start = model.rand.uniforms("tasking", 2, entity_key("isr"), day)
@@ -139,16 +146,18 @@ class Surveillance:
         centre = model.incidents.recent_centre(model.time, 30 * 24.0)
         if centre is None:
             centre = model.caves_xy.mean(axis=0)
-        self.orbit = (start, start + p.isr_hours, centre)
+        self.orbits[day] = (start, start + p.isr_hours, centre)
         self.hours += p.isr_hours
 
-    def footprint(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Centre (2,) and active mask over sample times, or None."""
-        if self.orbit is None:
-            return None
-        a, b, c = self.orbit
-        active = (ts >= a) & (ts < b)
-        return (c, active) if active.any() else None
+    def footprint(self, ts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Centre (2,) and active mask over the sample times of every orbit flown during ``ts``."""
+        out = []
+        for day in sorted(self.orbits):
+            a, b, c = self.orbits[day]
+            active = (ts >= a) & (ts < b)
+            if active.any():
+                out.append((c, active))
+        return out
 
     def detected(self, cell, xy: np.ndarray, key: int) -> None:
         """The orbit saw a group: the coalition notes it and may follow it home."""
@@ -162,4 +171,5 @@ class Surveillance:
         if model.rand.uniform("combat", key, 5) < p.isr_track_prob:
             self.tracks += 1
             cmd.intel[COALITION].learn(cell.unique_id, cell.home_xy, model.time, 0.9, cell.cave, 0.9)
-            model.air.request(COALITION, cell.unique_id, cell.home_xy, p.isr_strike_delay_h)
+            model.air.request(COALITION, cell.unique_id, cell.home_xy, p.isr_strike_delay_h,
+                              entity_key(key, "track"))

@@ -63,7 +63,7 @@ class Sweep:
         if self.joint and model.on("air"):
             best = model.command.best_report(POOLED, self._inside, now)
             if best is not None and best[2]:
-                model.air.request(JOINT, best[1], best[0], 0.0)
+                model.air.request(JOINT, best[1], best[0], 0.0, entity_key(self.key, "strike"))
         model.sensing.plans_changed()
 
     def _inside(self, xy: np.ndarray) -> bool:

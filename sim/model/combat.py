@@ -15,7 +15,6 @@ import numpy as np
 
 from sim.model.memory import TRANSIENT
 from sim.model.plans import CIVILIAN
-from sim.model.villagers import N_FORCES
 from sim.rng import entity_key
 
 if TYPE_CHECKING:
@@ -90,5 +89,4 @@ def after_loss(model: SecurityGapModel, cell: InsurgentCell, lost: int) -> None:
     model.recorder.casualties_civilian += 1
     model.recorder.retribution_informant += int(was_informant)
     model.incidents.record("retribution", v.home_xy[i], victims=1, casualties=1, cell=cell,
-                           settlement=int(v.home[i]), victim_agent=i)
-    v.shock(int(v.home[i]), fear=p.fear_per_incident, trust_delta=np.zeros(N_FORCES))
+                           settlement=int(v.home[i]), victim_agent=i)  # records the fear shock too

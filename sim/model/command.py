@@ -113,6 +113,7 @@ class Commands:
         self.tips_reaching_actor = 0
         self.shared_sent = 0
         self.shared_arrived = 0
+        self._passed_on: set[tuple[int, int]] = set()  # (message key, force): pass a report on once
         self.alerts = 0
         self.alerts_unanswerable = 0
 
@@ -173,8 +174,9 @@ class Commands:
         after its delay (DOMAIN 4.7 item 6)."""
         p = self.model.params
         level = self.model.posture.level
-        if to == msg.force or to == NONE or msg.payload.get("forwarded"):
+        if to == msg.force or to == NONE or msg.payload.get("forwarded") or (msg.key, to) in self._passed_on:
             return
+        self._passed_on.add((msg.key, to))
         self.shared_sent += 1
         if self.model.rand.uniform("share", msg.key, 2) >= at_level(list(p.share_prob), level):
             return
@@ -191,10 +193,10 @@ class Commands:
         uid = pl.get("uid", -1)
         xy = np.asarray(pl["xy"], dtype=float)
         cave = int(pl.get("cave", -1))
+        if pl.get("forwarded"):
+            self.shared_arrived += 1
         if msg.kind == "tip":
-            if pl.get("forwarded"):
-                self.shared_arrived += 1
-            else:
+            if not pl.get("forwarded"):
                 self.tips_received[f] += 1
                 model.recorder.tip(f)
                 lk = self.local_knowledge
@@ -250,7 +252,8 @@ class Commands:
         cave_xy = model.caves_xy[r.cave]
         if cconf >= p.strike_confidence and now - r.strike_t > 24.0 * 7 and model.on("air"):
             r.strike_t = now
-            model.air.request(f, uid, cave_xy, at_level(list(p.air_delay_h), model.posture.level))
+            model.air.request(f, uid, cave_xy, at_level(list(p.air_delay_h), model.posture.level),
+                              entity_key(msg.key, "strike"))
         if cconf >= p.cave_raid_confidence and now - r.raid_t > 24.0 * 7:
             delay = self.clearance(f, cave_xy, entity_key(msg.key, "raid"))
             if delay is None:

@@ -209,12 +209,12 @@ class SecurityGapModel(mesa.Model):
         if day == 0:
             self.villagers.plans(0)
             self.isr.plan_day(0)
+        if day > 0:  # before tomorrow's patrols are planned, which drops yesterday's tracks
+            network_reports(self, day - 1)
         self.villagers.plans(day + 1)
         if day > 0:  # deploy() planned days 0 and 1
             self.forces.plan_day(day + 1)
         self.isr.plan_day(day + 1)
-        if day > 0:
-            network_reports(self, day - 1)
         self._inflow_and_recruitment(day)
         daily_upkeep(self, day)
         split_large(self)

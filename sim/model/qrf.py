@@ -23,6 +23,7 @@ from sim.model.params import FORCES
 from sim.model.plans import Plan
 from sim.model.posture import Posture
 from sim.model.travel import TravelTimes, travel_graph
+from sim.rng import entity_key
 
 if TYPE_CHECKING:
     from sim.model.incidents import Incident
@@ -138,7 +139,8 @@ class QuickReaction:
             return
         for j in posture.bases:
             self.units.append(QuickReactionUnit(self.model, int(posture.post_force[j]),
-                                                posture.post_xy_km[j], int(posture.post_key[j])))
+                                                posture.post_xy_km[j],
+                                                entity_key("qrf", int(posture.post_key[j]))))
 
     def mobilise_h(self, force: int) -> float:
         p = self.model.params

@@ -44,8 +44,28 @@ if TYPE_CHECKING:
 POSTS, PATROLS, SEARCH, SWEEP, ISR = range(5)
 KIND_NAMES = ("post", "patrol", "search", "sweep", "isr")
 _ISR_KEY = entity_key("isr_sensor")
-#: Observers farther than this many of their ranges from every sample are left out (kernel < 1e-5).
+#: Observer-sample pairs farther apart than this many of the observer's range are not drawn (their
+#: kernel is below 1e-5). The cut is made per pair, so which pairs are drawn never depends on how the
+#: samples were batched; the bounding-box filters below only skip observers the cut would drop anyway.
 _REACH = 3.4
+
+
+def _last_sample_at_or_before(t_h: float, dt_h: float) -> int:
+    """The largest k with ``k * dt_h <= t_h`` as computed in floating point (the sample times are
+    ``k * dt_h``): ``floor(t_h / dt_h)`` alone can be off by one at a sample time, which would let a
+    look starting exactly at a sample see that sample again."""
+    k = math.floor(t_h / dt_h)
+    while k * dt_h > t_h:
+        k -= 1
+    while (k + 1) * dt_h <= t_h:
+        k += 1
+    return k
+
+
+def _kernel(d_km: np.ndarray, range_km: np.ndarray | float) -> np.ndarray:
+    """The distance kernel exp(-(d/r)^2), exactly 0 beyond ``_REACH`` ranges (see ``_REACH``)."""
+    ratio = d_km / range_km
+    return np.where(ratio < _REACH, np.exp(-(ratio * ratio)), 0.0)
 
 
 class Sensing:
@@ -77,6 +97,12 @@ class Sensing:
         """Something moves differently from what was foreseen, from ``from_t`` on (default: now):
         forget the future and look again -- unless the next look comes before the change matters."""
         if self._scheduled_now:
+            return
+        if self._detection_event is not None and self._pending[0] <= self.model.time:
+            # A detection foreseen for this very moment is still to fire: it was found with where
+            # everyone is now, which the change does not alter, and it looks again itself once it
+            # has fired. Dropping it here would make the outcome depend on where the last look's
+            # window happened to end (issue 13, tick invariance).
             return
         if from_t is not None:
             upcoming = [e.time for e in (self._next, self._detection_event) if e is not None and not e.CANCELED]
@@ -133,8 +159,8 @@ class Sensing:
             if later:
                 self._next = model.schedule_event(self.lookahead, at=min(later), priority=Priority.LOW)
             return
-        k0 = math.floor(t0 / self.dt) + 1
-        k1 = math.floor(t1 / self.dt)
+        k0 = _last_sample_at_or_before(t0, self.dt) + 1
+        k1 = _last_sample_at_or_before(t1, self.dt)
         if k1 < k0:
             self._next = model.schedule_event(self.lookahead, at=t1, priority=Priority.LOW)
             return
@@ -167,7 +193,7 @@ class Sensing:
         m = obs.matrix()
         if m is None:
             return None
-        haz = m.rate[:, None] * np.exp(-(m.d / m.rng) ** 2) * b.open[None, :] * m.active
+        haz = m.rate[:, None] * _kernel(m.d, m.rng) * b.open[None, :] * m.active
         prob = -np.expm1(-haz * self.dt)
         oi, si = np.nonzero(prob > 1e-6)
         if not len(oi):
@@ -201,7 +227,7 @@ class Sensing:
         sub = vxy[:, b.si[sel]]
         d = np.hypot(sub[..., 0] - pts[None, :, 0], sub[..., 1] - pts[None, :, 1])
         rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
-        haz = p.see_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2) * b.open_to_villagers[sel][None, :]
+        haz = p.see_rate_per_h * _kernel(d, rng_km[None, :]) * b.open_to_villagers[sel][None, :]
         prob = -np.expm1(-haz * self.dt)
         vi, sj = np.nonzero(prob > 1e-6)
         if not len(vi):
@@ -244,7 +270,7 @@ class Sensing:
         seen_by = np.flatnonzero(m.kind != ISR)  # a group cannot see the coalition's sensor
         rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
         d = m.d[np.ix_(seen_by, sel)]
-        haz = p.watch_rate_per_h * np.exp(-(d / rng_km[None, :]) ** 2) * m.active[np.ix_(seen_by, sel)]
+        haz = p.watch_rate_per_h * _kernel(d, rng_km[None, :]) * m.active[np.ix_(seen_by, sel)]
         prob = -np.expm1(-haz * self.dt)
         oi, sj = np.nonzero(prob > 1e-4)
         if not len(oi):
@@ -382,7 +408,8 @@ class _Observers:
         self.b = batch
         p = model.params
         post = model.posture
-        max_range = max(p.detect_range_day_km, p.detect_range_thermal_km, p.sight_range_day_km) \
+        max_range = max(p.detect_range_day_km, p.detect_range_night_km, p.detect_range_thermal_km,
+                        p.sight_range_day_km, p.sight_range_night_km) \
             * (float(post.post_gain.max()) if len(post.post_gain) else 1.0)
         sel = np.flatnonzero(batch.near(post.post_xy_km, _REACH * max_range))
         self.post_sel = sel
@@ -425,7 +452,8 @@ class _Observers:
             if len(pkeys):
                 sub = pxy[:, b.si]
                 act = pout[:, b.si]
-                reach = _REACH * max(p.detect_range_day_km, p.sight_range_day_km)
+                reach = _REACH * max(p.detect_range_day_km, p.detect_range_night_km, p.sight_range_day_km,
+                                     p.sight_range_night_km)
                 j = np.flatnonzero(np.any(b.near(sub, reach) & act, axis=1))
                 if len(j):
                     row0 = sum(len(k) for k in keys)
@@ -454,11 +482,12 @@ class _Observers:
                        np.array([s.centre for s, _ in sweeps]), p.clearing_radius_km,
                        np.full(len(sweeps), p.qrf_search_rate_per_h),
                        np.array([m[b.si] for _, m in sweeps], dtype=float))
-        fp = model.isr.footprint(self.ts)
-        if fp is not None:
-            centre, act = fp
-            add_static(ISR, np.array([_ISR_KEY], dtype=np.uint64), np.array([COALITION]), centre[None, :],
-                       p.isr_radius_km, np.array([p.isr_rate_per_h]), act[b.si][None, :].astype(float))
+        orbits = model.isr.footprint(self.ts)
+        if orbits:  # one sensor: consecutive days' orbits never overlap in time, so they share its key
+            add_static(ISR, np.full(len(orbits), _ISR_KEY, dtype=np.uint64),
+                       np.full(len(orbits), COALITION), np.array([c for c, _ in orbits]),
+                       p.isr_radius_km, np.full(len(orbits), p.isr_rate_per_h),
+                       np.array([act[b.si] for _, act in orbits], dtype=float))
         if not kind:
             self._matrix = None
             return None
@@ -472,7 +501,7 @@ class _Observers:
         lies near the batch, and their indices."""
         pop = self.model.villagers
         b = self.b
-        reach = _REACH * self.model.params.sight_range_day_km
+        reach = _REACH * max(self.model.params.sight_range_day_km, self.model.params.sight_range_night_km)
         near = b.near(pop.home_xy, reach) | b.near(pop.work_xy, reach)
         vidx = np.flatnonzero(near)
         if not len(vidx):
