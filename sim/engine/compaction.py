@@ -12,7 +12,8 @@ chunk (one run per chunk in an ordinary run; several when resumes or workers int
 bundles). A chunk is read by one forward stream of record batches (``bundles.Reader``) that
 each of its runs continues, so every row group is read once per table however the ownership
 interleaves, and rows are written out in row groups of a fixed row count. Memory therefore holds
-one output row group, plus one batch per chunk of the current block, whatever the replicates.
+one output row group plus one batch of each chunk whose runs in the current block are not all
+written yet (one or two chunks, unless resumes interleaved many), whatever the replicates.
 
 Every row written is checked against the run id its point and replicate imply; a chunk that
 fails (or cannot be read, or is out of replicate order) raises ``BundleProblem`` so the caller
@@ -80,7 +81,6 @@ class _ChunkStream:
         self, store: ResultStore, reader: Reader, table: str, chunk: Chunk,
         wanted: tuple[int, int], batch_rows: int,
     ) -> None:
-        self.chunk = chunk
         self.path = store.bundles[chunk.bundle].paths[table]
         self._batches = reader.batches(self.path, chunk.rgs[table], *wanted, batch_rows)
         self._rows: pa.Table | None = None  # the current batch's rows not yet handed out
