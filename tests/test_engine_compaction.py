@@ -35,16 +35,21 @@ def fresh(out: Path) -> ResultStore:
     return store
 
 
-def interleaved(out: Path) -> tuple[ResultStore, list[tuple[str, int]]]:
+def interleaved(out: Path, late_first: bool = True) -> tuple[ResultStore, list[tuple[str, int]]]:
     """Two points whose replicates are spread over bundles of two sessions, with duplicates.
 
     Point a, block 0: bundle 1 holds 0-1, 4-5, 8-9; bundle 2 holds 2-3, 6-7; a session opened
-    before either was written also holds 1-4 (so one bundle holds replicates another owns);
-    block 1 is split the same way. Point b is planned short of what is held.
+    before either was written also holds 1-4, so one bundle holds replicates another owns
+    (``late_first``: its bundle is found first and owns them, else it owns none); block 1 is
+    split the same way. Point b is planned short of what is held.
     """
     a, b = task([0], "a", gap_width_km=1.0), task([0], "b")
     late = fresh(out)  # sees nothing yet: its bundle duplicates the others' replicates
     first = fresh(out)
+    # bundles are found in name order, i.e. by session name: fix which session comes first
+    late.session, first.session = (
+        ("20000101T000000-1-aaaaaa", "20000101T000000-1-bbbbbb") if late_first
+        else ("20000101T000000-1-bbbbbb", "20000101T000000-1-aaaaaa"))
     for point, groups in ((a, ([0, 1], [4, 5], [8, 9], [BLOCK, BLOCK + 2])), (b, ([0, 1, 2],))):
         for reps in groups:
             first.add(run_task(Task(0, point.point_hash, tuple(reps), point.config, point.labels,
@@ -82,14 +87,15 @@ def merged_in_memory(store: ResultStore, order: list[tuple[str, int]]) -> dict[s
     return out
 
 
+@pytest.mark.parametrize("late_first", [True, False], ids=["duplicates-owned", "duplicates-unused"])
 @pytest.mark.parametrize("small", [True, False], ids=["tiny-row-groups", "defaults"])
 def test_interleaved_bundles_compact_to_the_in_memory_merge(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: bool, late_first: bool
 ) -> None:
     if small:  # replicates span bundle row groups and read batches; output groups of ~23 rows
         monkeypatch.setattr(bundles, "RG_ROWS", 7)
         monkeypatch.setattr(compaction, "ROW_GROUP_BYTES", 2000)
-    store, order = interleaved(tmp_path)
+    store, order = interleaved(tmp_path, late_first)
     runs = [r for block in compaction._runs(store, order[0][0], order[0][1]) for r in block]
     chunks = [cid for cid, _, _ in runs]
     assert len(chunks) > len(set(chunks)) >= 2  # a chunk owns runs that others' runs separate
@@ -108,7 +114,10 @@ def test_interleaved_bundles_compact_to_the_in_memory_merge(
 
 def test_each_chunk_is_read_once_per_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bundles, "RG_ROWS", 7)
-    store, order = interleaved(tmp_path)
+    store, order = interleaved(tmp_path, late_first=True)
+    owning = {cid for point, n in order for runs in compaction._runs(store, point, n)
+              for cid, _, _ in runs}
+    assert owning == set(range(len(store.chunks)))  # every chunk owns some planned replicate
     calls: Counter[tuple[Path, tuple[int, int]]] = Counter()
     batches = bundles.Reader.batches
 
@@ -119,7 +128,7 @@ def test_each_chunk_is_read_once_per_table(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr(bundles.Reader, "batches", counted)
     compaction.compact(store, order)
     assert calls and max(calls.values()) == 1
-    assert len(calls) == 3 * len({(c.bundle, c.point, c.block) for c in store.chunks})
+    assert len(calls) == 3 * len(owning)
 
 
 def rewrite(path: Path, change) -> None:  # type: ignore[no-untyped-def]
