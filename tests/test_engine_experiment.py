@@ -417,13 +417,14 @@ MEMORY_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "known regression of the batched store (issue 17/19 engine): compaction reads a whole "
-    "4096-replicate block of a table at once, so with long timeseries the parent's peak grows "
-    "with the replicates in a block (measured 2026-12-01 on a loaded machine: 10 -> 200 "
-    "replicates of 40,000 days, 272 MB -> 1,150 MB in one run, 981 MB -> 1,218 MB in another). "
-    "Not strict because the measurement is that noisy; remove the mark once compaction streams."))
 def test_parent_memory_does_not_grow_with_replicates(tmp_path: Path) -> None:
+    """The driver's peak RSS for 200 replicates of 40,000 days is within 1.2x that for 10.
+
+    Each replicate returns ~2.5 MB, so anything that holds a share of all replicates at once
+    (a block at compaction, a task of many replicates, a large bundle buffer) shows here. Before
+    compaction streamed: 248 -> 1,184 MB and 252 -> 1,266 MB; after: 255 -> 284, 266 -> 261 and
+    256 -> 264 MB (three runs on the shared 2-core machine). The 1.2 allows for that noise.
+    """
     def peak_kib(replicates: int) -> int:
         out = subprocess.run(
             [sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path / str(replicates)), str(replicates)],

@@ -6,7 +6,8 @@ whenever enough results are buffered: one Parquet file per table,
 ``shards/<table>/<stem>.parquet``, each written atomically (temporary name, then rename; ``runs``
 last, so its presence marks the bundle complete). Inside, rows are grouped in **chunks**: the
 replicates of one point within one block of ``BLOCK`` replicate ids, sorted by replicate, stored
-as their own row groups. Compaction reads chunk by chunk, so memory stays within one block.
+as their own row groups. Compaction streams each chunk's row groups in batches (``Reader``), so
+its memory stays within a few batches, whatever a block or a chunk holds.
 
 Every file records in its footer (schema metadata under ``gapsim``) its own bundle name and table
 and, per chunk, the point hash, block, replicate ids, rows and row groups. ``inspect`` checks all
@@ -23,7 +24,7 @@ import os
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,8 @@ import pyarrow.parquet as pq
 from sim.engine.frames import REPLICATE, RUN_ID, TABLES
 from sim.engine.identity import job_id
 
-#: Replicate ids per block: a chunk never spans two blocks, so compaction holds at most one
-#: block of one point in memory (about 25 MB for a year of the real model's daily series).
+#: Replicate ids per block: a chunk never spans two blocks, so completion is tracked, and
+#: compaction walks replicates, one block of one point at a time.
 BLOCK = 256
 
 #: Bundle format written here (older shard layouts are not resumed).
@@ -330,33 +331,54 @@ def stems(shard_dir: Path) -> list[str]:
 
 
 class Reader:
-    """Reads chunks' row groups, keeping a few files open (footers are parsed once)."""
+    """Streams chunks' rows, keeping a few files open (footers are parsed once per file).
 
-    def __init__(self, keep: int = 8) -> None:
-        self._open: OrderedDict[Path, pq.ParquetFile] = OrderedDict()
+    Files are opened without pre-buffering and with a read buffer, so reading a chunk holds one
+    batch and a buffer per column, not the chunk's (or a row group's) compressed bytes. A file
+    pushed out of the few kept open is not closed here: a stream still reading it keeps it open
+    until that stream is done with it.
+    """
+
+    def __init__(self, keep: int = 8, buffer_bytes: int = 1 << 20) -> None:
+        self._open: OrderedDict[Path, tuple[pq.ParquetFile, int | None]] = OrderedDict()
         self._keep = keep
+        self._buffer_bytes = buffer_bytes
 
-    def _file(self, path: Path) -> pq.ParquetFile:
-        f = self._open.get(path)
-        if f is None:
-            f = pq.ParquetFile(path, page_checksum_verification=True)
-            self._open[path] = f
+    def _file(self, path: Path) -> tuple[pq.ParquetFile, int | None]:
+        entry = self._open.get(path)
+        if entry is None:
+            f = pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False,
+                               buffer_size=self._buffer_bytes)
+            schema = f.metadata.schema
+            column = next((i for i in range(len(schema)) if schema.column(i).path == REPLICATE),
+                          None)
+            entry = self._open[path] = (f, column)
             while len(self._open) > self._keep:
-                _, old = self._open.popitem(last=False)
-                old.close()
+                self._open.popitem(last=False)
         else:
             self._open.move_to_end(path)
-        return f
+        return entry
 
-    def read(self, path: Path, rgs: tuple[int, int], columns: list[str] | None = None) -> pa.Table:
-        """The rows of a chunk (its row groups), bundle schema, no metadata."""
-        first, stop = rgs
-        table = self._file(path).read_row_groups(range(first, stop), columns=columns,
-                                                 use_threads=False)
-        return table.replace_schema_metadata(None)
+    def batches(
+        self, path: Path, rgs: tuple[int, int], first: int, last: int, batch_rows: int
+    ) -> Iterator[pa.RecordBatch]:
+        """A chunk's rows (its row groups ``rgs``) in batches of at most ``batch_rows``.
+
+        Row groups whose replicate statistics show no replicate in ``first..last`` are not read.
+        """
+        f, column = self._file(path)
+        groups = []
+        for i in range(*rgs):
+            stats = None if column is None else f.metadata.row_group(i).column(column).statistics
+            if (stats is not None and stats.has_min_max and isinstance(stats.min, int)
+                    and isinstance(stats.max, int) and (stats.max < first or stats.min > last)):
+                continue
+            groups.append(i)
+        if groups:
+            yield from f.iter_batches(batch_size=batch_rows, row_groups=groups, use_threads=False)
 
     def close(self) -> None:
-        for f in self._open.values():
+        for f, _ in self._open.values():
             f.close()
         self._open.clear()
 

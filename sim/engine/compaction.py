@@ -3,10 +3,20 @@
 Why here: the tables users and analyses read (``runs.parquet``, ``timeseries.parquet``,
 ``incidents.parquet``) must be identical whatever the worker count, executor, batch sizes, or
 interruptions and resumes along the way. So rows are written in one canonical order -- points in
-label order, replicates ascending, each replicate's rows in the model's order -- by walking the
-blocks of each point and reading only the chunks that hold them (one block in memory at a time,
-so memory stays flat however many replicates there are). Every row read is checked against the
-run ids its point and replicate imply; a chunk that fails raises ``BundleProblem`` so the caller
+label order, replicates ascending, each replicate's rows in the model's order.
+
+Why streaming: a block of one point can hold hundreds of replicates of a long daily series
+(200 replicates x 40,000 days is 8 million rows), so nothing here holds a block, or a chunk, at
+once. Each block's replicates are walked as *runs* of consecutive replicates held by the same
+chunk (one run per chunk in an ordinary run; several when resumes or workers interleaved the
+bundles). A chunk is read by one forward stream of record batches (``bundles.Reader``) that
+each of its runs continues, so every row group is read once per table however the ownership
+interleaves, and rows are written out in row groups of a fixed row count. Memory therefore holds
+one output row group plus one batch of each chunk whose runs in the current block are not all
+written yet (one or two chunks, unless resumes interleaved many), whatever the replicates.
+
+Every row written is checked against the run id its point and replicate imply; a chunk that
+fails (or cannot be read, or is out of replicate order) raises ``BundleProblem`` so the caller
 can set the bundle aside and recompute it.
 """
 
@@ -28,65 +38,134 @@ from sim.engine.frames import REPLICATE, RUN_ID, concat
 from sim.engine.identity import job_id
 from sim.engine.store import ResultStore
 
-#: Bytes buffered before a row group of a compacted table is written (bounds memory).
+#: Bytes of a row group of a compacted table (estimated from its schema, see ``rows_per_group``);
+#: also the size of the batches chunks are read in. Bounds compaction's memory.
 ROW_GROUP_BYTES = 8 * 2**20
+
+#: Bytes assumed per value of a variable-width column (strings, lists) in that estimate.
+VARIABLE_BYTES = 32
 
 #: Compacted tables, in the order they are written.
 OUTPUTS: tuple[str, ...] = ("runs", "timeseries", "incidents")
 
 
-def _blocks(store: ResultStore, point: str, n: int) -> Iterator[list[tuple[Chunk, np.ndarray]]]:
-    """Per block of replicates ``0..n-1`` of a point: the chunks holding them and which ones."""
+def _runs(store: ResultStore, point: str, n: int) -> Iterator[list[tuple[int, int, int]]]:
+    """Per block of replicates ``0..n-1`` of a point: ``(chunk index, first, stop)`` runs.
+
+    A run is a maximal range of consecutive replicates held by the same chunk, in replicate
+    order; replicates no chunk holds are left out (a failed replicate leaves a hole).
+    """
     for block in range(-(-n // BLOCK)):
         owner = store.owners(point, block)
         if owner is None:
             continue
         slots = owner[: min(BLOCK, n - block * BLOCK)]
-        held = slots >= 0
-        if not held.any():
-            continue
-        ids, first = np.unique(slots[held], return_index=True)
-        parts = []
-        for cid in ids[np.argsort(first)]:
-            keep = block * BLOCK + np.flatnonzero(slots == cid).astype(np.int64)
-            parts.append((store.chunks[int(cid)], keep))
-        yield parts
+        starts = np.flatnonzero(np.diff(slots)) + 1
+        bounds = zip(np.concatenate(([0], starts)), np.append(starts, len(slots)), strict=True)
+        base = block * BLOCK
+        runs = [(int(slots[a]), base + int(a), base + int(b)) for a, b in bounds if slots[a] >= 0]
+        if runs:
+            yield runs
 
 
-def _read(
-    store: ResultStore, reader: Reader, table: str, chunk: Chunk, keep: np.ndarray
-) -> pa.Table:
-    """A chunk's rows of ``keep``, checked against the run ids they must carry."""
-    path = store.bundles[chunk.bundle].paths[table]
-    try:
-        rows = bundles.take(reader.read(path, chunk.rgs[table]), keep)
-    except (OSError, pa.ArrowException) as err:
-        raise BundleProblem(path, f"unreadable rows ({err})") from None
-    expected = pa.array([job_id(chunk.point, int(r)) for r in keep], pa.string())
-    ids = pc.unique(rows.column(RUN_ID))
-    if pc.any(pc.invert(pc.is_in(ids, value_set=expected))).as_py():
+class _ChunkStream:
+    """One chunk's rows of one table, read forward once, handed out run by run.
+
+    The chunk's rows are sorted by replicate (bundles are written so; a chunk that is not is
+    refused), so the rows of a run are the next ones in the stream; rows in front of them
+    belong to replicates this chunk holds but does not own (another chunk was found first) or
+    that are not planned, and are skipped.
+    """
+
+    def __init__(
+        self, store: ResultStore, reader: Reader, table: str, chunk: Chunk,
+        wanted: tuple[int, int], batch_rows: int,
+    ) -> None:
+        self.path = store.bundles[chunk.bundle].paths[table]
+        self._batches = reader.batches(self.path, chunk.rgs[table], *wanted, batch_rows)
+        self._rows: pa.Table | None = None  # the current batch's rows not yet handed out
+        self._reps: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._last = -1  # the highest replicate seen so far
+
+    def _next_batch(self) -> bool:
+        try:
+            batch = next(self._batches, None)
+        except (OSError, pa.ArrowException) as err:
+            raise BundleProblem(self.path, f"unreadable rows ({err})") from None
+        if batch is None:
+            return False
+        column = batch.column(REPLICATE) if REPLICATE in batch.schema.names else None
+        if column is None or not pa.types.is_integer(column.type) or column.null_count:
+            raise BundleProblem(self.path, "rows without a replicate id")
+        reps = column.to_numpy()
+        if len(reps) and (reps[0] < self._last or np.any(np.diff(reps) < 0)):
+            raise BundleProblem(self.path, "rows out of replicate order")
+        if len(reps):
+            self._last = int(reps[-1])
+        self._rows = pa.Table.from_batches([batch]).replace_schema_metadata(None)
+        self._reps = reps
+        return True
+
+    def rows(self, first: int, stop: int) -> Iterator[pa.Table]:
+        """The rows of replicates ``first..stop-1``, in order, as one or more tables."""
+        while True:
+            if self._rows is None and not self._next_batch():
+                return
+            assert self._rows is not None
+            a, b = (int(i) for i in np.searchsorted(self._reps, [first, stop]))
+            if b > a:
+                yield self._rows.slice(a, b - a)
+            if b < len(self._reps):
+                self._rows, self._reps = self._rows.slice(b), self._reps[b:]
+                return
+            self._rows = None
+
+
+def _checked(rows: pa.Table, first: int, expected: pa.Array, path: Path) -> None:
+    """Each row's run id is the one its point and replicate imply (``expected[replicate - first]``)."""
+    want = expected.take(pc.subtract(rows.column(REPLICATE), first))
+    if not pc.all(pc.equal(rows.column(RUN_ID), want), skip_nulls=False).as_py():
         raise BundleProblem(path, "rows whose run ids do not match their point and replicate")
-    if table == "runs" and rows.num_rows != len(keep):
-        raise BundleProblem(path, f"{rows.num_rows} runs rows where {len(keep)} were declared")
-    return rows
 
 
-def _block_table(
-    store: ResultStore, reader: Reader, table: str, parts: Sequence[tuple[Chunk, np.ndarray]]
-) -> pa.Table:
-    pieces = [_read(store, reader, table, chunk, keep) for chunk, keep in parts]
-    if len(pieces) == 1:
-        return pieces[0]
-    merged = concat(pieces)
-    return merged.take(pc.sort_indices(merged.column(REPLICATE)))
+def _stream(
+    store: ResultStore, reader: Reader, table: str, point: str, n: int, schema: pa.Schema,
+    batch_rows: int,
+) -> Iterator[pa.Table]:
+    """A point's rows of ``table``, replicates ``0..n-1`` in order, checked and conformed."""
+    for runs in _runs(store, point, n):
+        last_run = {cid: i for i, (cid, _, _) in enumerate(runs)}
+        streams: dict[int, _ChunkStream] = {}
+        for i, (cid, first, stop) in enumerate(runs):
+            stream = streams.get(cid)
+            if stream is None:
+                last = runs[last_run[cid]][2] - 1
+                stream = streams[cid] = _ChunkStream(
+                    store, reader, table, store.chunks[cid], (first, last), batch_rows
+                )
+            expected = pa.array([job_id(point, r) for r in range(first, stop)], pa.string())
+            count = 0
+            for rows in stream.rows(first, stop):
+                if RUN_ID not in rows.column_names:
+                    raise BundleProblem(stream.path, "rows without a run id")
+                _checked(rows, first, expected, stream.path)
+                count += rows.num_rows
+                yield bundles.conform(rows, schema)
+            if table == "runs" and count != stop - first:
+                raise BundleProblem(
+                    stream.path, f"{count} runs rows where {stop - first} were declared"
+                )
+            if last_run[cid] == i:  # the chunk's last run in this block: let its rows go
+                del streams[cid]
 
 
 def output_schema(store: ResultStore, table: str, order: Sequence[tuple[str, int]]) -> pa.Schema:
     """The union of the planned chunks' own schemas, in canonical order of first appearance."""
     seen: dict[tuple[int, int], pa.Schema] = {}
     for point, n in order:
-        for parts in _blocks(store, point, n):
-            for chunk, _ in parts:
+        for runs in _runs(store, point, n):
+            for cid, _, _ in runs:
+                chunk = store.chunks[cid]
                 key = (chunk.bundle, chunk.schema[table])
                 if key not in seen:
                     seen[key] = store.bundles[chunk.bundle].schemas[table][chunk.schema[table]]
@@ -99,6 +178,37 @@ def output_schema(store: ResultStore, table: str, order: Sequence[tuple[str, int
     return pa.unify_schemas(distinct, promote_options="permissive")
 
 
+def rows_per_group(schema: pa.Schema) -> int:
+    """Rows in a row group of about ``ROW_GROUP_BYTES``, from the schema alone.
+
+    From the schema, not from the rows read, so that row groups (and so the file's bytes) do
+    not depend on how replicates were batched into bundles.
+    """
+    width = 0.0
+    for f in schema:
+        try:
+            width += max(f.type.bit_width / 8, 1 / 8)
+        except ValueError:  # variable width
+            width += VARIABLE_BYTES
+    return max(1, int(ROW_GROUP_BYTES // max(width, 1.0)))
+
+
+def _row_groups(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """The rows of ``tables`` regrouped into tables of exactly ``rows`` rows (the last fewer)."""
+    buffer: list[pa.Table] = []
+    held = 0
+    for table in tables:
+        buffer.append(table)
+        held += table.num_rows
+        while held >= rows:
+            merged = pa.concat_tables(buffer)
+            yield merged.slice(0, rows)
+            rest = merged.slice(rows)
+            buffer, held = [rest], rest.num_rows
+    if held:
+        yield pa.concat_tables(buffer)
+
+
 def compact(store: ResultStore, order: Sequence[tuple[str, int]]) -> dict[str, Path]:
     """Write the three tables from the planned replicates (``(point hash, n)`` in label order).
 
@@ -106,7 +216,7 @@ def compact(store: ResultStore, order: Sequence[tuple[str, int]]) -> dict[str, P
     hole). Each table is written atomically.
 
     Raises:
-        BundleProblem: a chunk's rows are unreadable or carry wrong run ids.
+        BundleProblem: a chunk's rows are unreadable, out of order or carry wrong run ids.
         OSError: a table could not be written (e.g. the disk is full).
     """
     reader = Reader()
@@ -120,22 +230,21 @@ def _compact_table(
     store: ResultStore, reader: Reader, table: str, order: Sequence[tuple[str, int]]
 ) -> Path:
     schema = output_schema(store, table, order)
-    jobs = 0
-
-    def blocks() -> Iterator[pa.Table]:
-        nonlocal jobs
-        for point, n in order:
-            for parts in _blocks(store, point, n):
-                jobs += sum(len(keep) for _, keep in parts)
-                yield bundles.conform(_block_table(store, reader, table, parts), schema)
-
+    rows = rows_per_group(schema)
+    jobs = sum(stop - first for point, n in order for runs in _runs(store, point, n)
+               for _, first, stop in runs)
+    pieces = (piece for point, n in order
+              for piece in _stream(store, reader, table, point, n, schema, rows))
     target = store.table_path(table)
     tmp = bundles.tmp_path(target)
     try:
         with pq.ParquetWriter(tmp, schema, compression=bundles.COMPRESSION) as writer:
-            for group in _row_groups(blocks(), schema):
-                writer.write_table(group, row_group_size=group.num_rows or None)
-                del group
+            written = False
+            for group in _row_groups(pieces, rows):
+                writer.write_table(group, row_group_size=group.num_rows)
+                written = True
+            if not written:
+                writer.write_table(schema.empty_table())
             meta = {"format": bundles.FORMAT, "table": table, "jobs": jobs}
             writer.add_key_value_metadata({bundles.META_KEY: json.dumps(meta)})
         os.replace(tmp, target)
@@ -146,27 +255,16 @@ def _compact_table(
     return target
 
 
-def _row_groups(tables: Iterable[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
-    """Group consecutive tables into row groups of about ``ROW_GROUP_BYTES`` (zero-copy)."""
-    buffer: list[pa.Table] = []
-    size, emitted = 0, False
-    for table in tables:
-        buffer.append(table)
-        size += table.nbytes
-        if size >= ROW_GROUP_BYTES:
-            yield pa.concat_tables(buffer)
-            buffer, size, emitted = [], 0, True
-    if buffer:
-        yield pa.concat_tables(buffer)
-    elif not emitted:
-        yield schema.empty_table()
-
-
 def read_runs(store: ResultStore, point: str, n: int) -> pa.Table:
-    """The runs rows of replicates ``0..n-1`` of a point, by replicate (flush the store first)."""
+    """The runs rows of replicates ``0..n-1`` of a point, by replicate (flush the store first).
+
+    Columns are the point's own (the union of its chunks' schemas), whatever other points
+    share its bundles.
+    """
+    schema = output_schema(store, "runs", [(point, n)])
     reader = Reader()
     try:
-        parts = [_block_table(store, reader, "runs", p) for p in _blocks(store, point, n)]
+        parts = list(_stream(store, reader, "runs", point, n, schema, rows_per_group(schema)))
     finally:
         reader.close()
     return concat(parts) if parts else pa.table({REPLICATE: pa.array([], pa.int64())})

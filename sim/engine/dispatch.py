@@ -2,9 +2,10 @@
 
 Why: the executor-facing loop is where resume, batching, failures, interrupts and the cost
 estimate meet. Work is handed out lazily -- tasks are cut from the replicates still to do as
-executor slots free up, sized to about ``executor.task_seconds`` of measured work -- so the first
-task starts after O(points + replicates / BLOCK) numpy work, whatever the replicate count. Every
-result goes to the store (journal first) before it is counted.
+executor slots free up, sized to about ``executor.task_seconds`` of measured work and at most
+``TASK_BYTES`` of measured results -- so the first task starts after O(points + replicates /
+BLOCK) numpy work, whatever the replicate count. Every result goes to the store (journal first)
+before it is counted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ from sim.engine.results import Failure
 from sim.engine.store import ResultStore
 from sim.engine.worker import Probe, Task, TaskResult, probe, run_task
 from sim.errors import RunError
+
+#: A task's results are about this many bytes at most (once a result's size is measured): the
+#: driver receives, journals and buffers them, so this bounds its memory on long horizons
+#: (a 40,000-day replicate of the real model's series is megabytes).
+TASK_BYTES = 8 * 2**20
 
 
 @dataclass
@@ -154,6 +160,7 @@ class Dispatcher:
         self.tally, self.bar, self.retry_failed = tally, bar, retry_failed
         self.cost: CostReporter | None = None
         self._mean_s: float | None = None
+        self._bytes: float | None = None  # measured result bytes per replicate
         self._left = 0
 
     # ------------------------------------------------------------------ what is left to do
@@ -207,6 +214,8 @@ class Dispatcher:
             size = -(-self._left // self.executor.in_flight()) if long else 1
         else:
             size = int(self.executor.task_seconds() / max(self._mean_s, 1e-6))
+        if self._bytes is not None:
+            size = min(size, int(TASK_BYTES / max(self._bytes, 1.0)))
         return max(1, min(size, BLOCK, -(-self._left // (2 * par))))
 
     def _tasks(self, todo: list[tuple[int, np.ndarray]]) -> Iterator[Task]:
@@ -318,6 +327,9 @@ class Dispatcher:
         tally.job_seconds += sum(result.seconds)
         tally.replicates_timed += len(result.seconds)
         self._left -= len(task.replicates)
+        if result.done and result.payload is not None:
+            per = len(result.payload) / len(result.done)
+            self._bytes = per if self._bytes is None else max(per, 0.8 * self._bytes + 0.2 * per)
         if result.seconds:
             mean = sum(result.seconds) / len(result.seconds)
             self._mean_s = mean if self._mean_s is None else 0.8 * self._mean_s + 0.2 * mean
