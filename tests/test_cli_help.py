@@ -96,7 +96,7 @@ def test_help_model_lists_every_parameter_with_range_and_unit() -> None:
     assert (code, err) == (0, "")
     for f in dataclasses.fields(ModelParams):
         assert f"  model.{f.name}=" in out, f.name
-    assert "model.tick_hours=3" in out and "0.25 to 6 h" in out
+    assert "model.tick_hours=6" in out and "0.25 to 6 h" in out
     assert all(name in out for name in MECHANISMS)
 
 

@@ -55,7 +55,7 @@ class ModelParams:
                   "doc": "mechanisms switched off (sim/model/mechanisms.py), e.g. [informants,qrf]"})
 
     # --- time and weather ---------------------------------------------------------------------
-    tick_hours: float = p(3.0, 0.25, 6.0, "h", "resolution choice (docs/ODD.md, Scheduling)",
+    tick_hours: float = p(6.0, 0.25, 6.0, "h", "resolution choice (docs/ODD.md, Scheduling)",
                           "batch length of the sensing process; must divide 24")
     rainfall_index: float = p(1.0, 0.2, 2.5, "-", "seed 002 (wet 2018-19 season) [EST]",
                               "mean seasonal rainfall relative to normal; scales truffle yield")

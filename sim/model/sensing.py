@@ -363,8 +363,8 @@ class _Batch:
         self.ts = ts[self.si]
         self.light = np.asarray(light_at(self.ts), dtype=bool)
         self.mkey = np.array([c.key for c in self.movers], dtype=np.uint64)[self.mi]
-        cover = np.where(st == LIE_UP, np.maximum(model.cover_at(self.pts), p.lying_up_cover),
-                         model.cover_at(self.pts))
+        terrain_cover = model.cover_at(self.pts)
+        cover = np.where(st == LIE_UP, np.maximum(terrain_cover, p.lying_up_cover), terrain_cover)
         # Fighters travelling as civilians (market trips, S15) pass posts and patrols as the people
         # they look like; only someone who knows them -- a villager -- can tell them apart.
         self.open = np.where(st == CIVILIAN, 0.0, 1.0 - cover)
