@@ -87,6 +87,7 @@ class Message:
     def __init__(self, command: Commands, force: int, kind: str, key: int, payload: dict) -> None:
         self.command, self.force, self.kind, self.key, self.payload = command, force, kind, key, payload
         self.event = None
+        self.passed_to: set[int] = set()  # forces this report was passed on to (once each)
 
     def deliver(self) -> None:
         self.command.pending.discard(self)
@@ -113,7 +114,6 @@ class Commands:
         self.tips_reaching_actor = 0
         self.shared_sent = 0
         self.shared_arrived = 0
-        self._passed_on: set[tuple[int, int]] = set()  # (message key, force): pass a report on once
         self.alerts = 0
         self.alerts_unanswerable = 0
 
@@ -174,9 +174,9 @@ class Commands:
         after its delay (DOMAIN 4.7 item 6)."""
         p = self.model.params
         level = self.model.posture.level
-        if to == msg.force or to == NONE or msg.payload.get("forwarded") or (msg.key, to) in self._passed_on:
+        if to == msg.force or to == NONE or msg.payload.get("forwarded") or to in msg.passed_to:
             return
-        self._passed_on.add((msg.key, to))
+        msg.passed_to.add(to)
         self.shared_sent += 1
         if self.model.rand.uniform("share", msg.key, 2) >= at_level(list(p.share_prob), level):
             return
