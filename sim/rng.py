@@ -64,7 +64,7 @@ _MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 2.0**-53
 
 
@@ -122,7 +122,8 @@ def fold(prefix: int, *words: Any) -> np.ndarray | int:
         w = _as_word(w)
         if isinstance(h, int) and isinstance(w, int):
             h = _mix_int(h ^ w)
-        elif owned and isinstance(h, np.ndarray) and np.broadcast_shapes(h.shape, np.shape(w)) == h.shape:
+        elif owned and (isinstance(w, int) or w.shape == h.shape
+                        or np.broadcast_shapes(h.shape, w.shape) == h.shape):
             h ^= w
             _mix_array(h)
         else:
@@ -155,7 +156,7 @@ def _to_unit(h: np.ndarray | int) -> np.ndarray | float:
     """Uniform on (0, 1) from the 53 high bits (never exactly 0 or 1)."""
     if isinstance(h, int):
         return ((h >> 11) + 0.5) * _TO_UNIT
-    return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * _TO_UNIT
+    return ((h >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
 
 
 #: Largest Poisson mean and binomial size inverted with a table here (scipy beyond).

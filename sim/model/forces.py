@@ -72,26 +72,16 @@ class Patrol(CellAgent):
         self.key = key
         self.sorties_per_day = sorties_per_day
         self.sorties: dict[int, list[tuple[float, float, float]]] = {}  # day -> [(t0, t1, s0)]
-        self._day_tracks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._spans: list[tuple[float, float]] = []
-        self._track_k = np.zeros(0, dtype=np.int64)
-        self._track_xy = np.zeros((0, 2))
+        self.index = -1  # row in the force's track window (set by Forces.deploy)
         self.cell = model.grid[model.frame.cell_of(*route.xy[0])]
 
-    def set_day(self, day: int, sorties: list[tuple[float, float, float]], ks: np.ndarray,
-                xy: np.ndarray) -> None:
-        """Take a day's sorties and their track on the sensing grid (drawn by ``Forces.plan_day``)."""
+    def set_day(self, day: int, sorties: list[tuple[float, float, float]]) -> None:
+        """Take a day's sorties (drawn by ``Forces.plan_day``, which also lays out their tracks)."""
         self.sorties[day] = sorties
-        self._day_tracks[day] = (ks, xy)
         for old in [d for d in self.sorties if d < day - 1]:
             del self.sorties[old]
-            self._day_tracks.pop(old, None)
-        days = sorted(self._day_tracks)
-        k = np.concatenate([self._day_tracks[d][0] for d in days])
-        order = np.argsort(k, kind="stable")
-        self._track_k = k[order]
-        self._track_xy = np.vstack([self._day_tracks[d][1] for d in days])[order]
-        self._spans = [(a, b) for d in days for a, b, _ in self.sorties[d]]
+        self._spans = [(a, b) for d in sorted(self.sorties) for a, b, _ in self.sorties[d]]
 
     def _at(self, t: np.ndarray, t0: float, s0: float) -> np.ndarray:
         length = self.route.length_km
@@ -100,13 +90,8 @@ class Patrol(CellAgent):
 
     def positions_on_grid(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions (k, 2) and out mask (k,) at grid times ``ks * dt`` (from the precomputed track)."""
-        if not len(self._track_k):
-            return np.repeat(self.route.xy[:1], len(ks), axis=0), np.zeros(len(ks), dtype=bool)
-        j = np.searchsorted(self._track_k, ks)
-        jj = np.minimum(j, len(self._track_k) - 1)
-        out = (j < len(self._track_k)) & (self._track_k[jj] == ks)
-        xy = np.where(out[:, None], self._track_xy[jj], self.route.xy[0])
-        return xy, out
+        xy, out = self.model.forces.tracks_at(ks, np.array([self.index]))
+        return xy[0], out[0]
 
     def out_between(self, t0: float, t1: float) -> bool:
         """Whether any sortie overlaps [t0, t1]."""
@@ -124,10 +109,13 @@ class Patrol(CellAgent):
                     out |= sel
         return xy, out
 
-    def sync_cell(self, t: float) -> None:
-        """Move the Mesa agent to the cell it is in at time t (from its track on the sensing grid)."""
-        xy, out = self.positions_on_grid(np.array([math.ceil(t / self.model.sensing.dt - 1e-9)]))
-        coord = self.model.frame.cell_of(*(xy[0] if out[0] else self.route.xy[0]))
+    def sync_cell(self, t: float, xy: np.ndarray | None = None) -> None:
+        """Move the Mesa agent to the cell it is in at time t (from its track on the sensing grid;
+        ``xy`` when the caller has already looked it up, as ``Forces.sync_cells`` does for all)."""
+        if xy is None:
+            pos, _ = self.positions_on_grid(np.array([math.ceil(t / self.model.sensing.dt - 1e-9)]))
+            xy = pos[0]  # the route's start while not out
+        coord = self.model.frame.cell_of(float(xy[0]), float(xy[1]))
         if self.cell is None or self.cell.coordinate != coord:
             self.cell = self.model.grid[coord]
 
@@ -146,6 +134,13 @@ class Forces:
         self.gap_units: list[Patrol] = []
         self.post_cover = np.zeros(model.terrain.layers["zone"].shape, dtype=bool)
         self._gap_cells: np.ndarray | None = None
+        # Every patrol's track on the sensing grid for the days planned (yesterday or today, and
+        # tomorrow), kept as one dense window: rows are patrols, columns grid times k * dt from
+        # ``_k0``. Positions where a patrol is not out are its route's start (where it waits).
+        self._day_tracks: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._k0 = 0
+        self._win_xy = np.zeros((0, 0, 2))
+        self._win_out = np.zeros((0, 0), dtype=bool)
 
     def deploy(self, posture: Posture) -> None:
         """(Re)create the posts and patrols of a posture (at the start and on timeline events)."""
@@ -155,6 +150,8 @@ class Forces:
             agent.remove()
         self.posts = [Outpost(model, k, posture) for k in range(len(posture.post_xy_km))]
         self.patrols, self.gap_units = [], []
+        self._day_tracks = {}
+        self._win_xy, self._win_out = np.zeros((0, 0, 2)), np.zeros((0, 0), dtype=bool)
         if model.on("patrols"):
             counts = {0: p.patrols_pesh, 1: p.patrols_ia, 2: p.patrols_pmf}
             for force, n in counts.items():
@@ -176,6 +173,9 @@ class Forces:
                         unit = Patrol(model, gap, 2 * p.foot_speed_kmh, entity_key("patrol", "gap_sortie", k), None)
                         self.patrols.append(unit)
                         self.gap_units.append(unit)
+        for j, patrol in enumerate(self.patrols):
+            patrol.index = j
+        self._home = np.array([pt.route.xy[0] for pt in self.patrols], dtype=float).reshape(-1, 2)
         self.post_cover = self._post_cover(posture)
         gap = model.terrain.layers["gap"]
         self._block = b = max(1, round(1.0 / model.terrain.cell_km))
@@ -243,9 +243,46 @@ class Forces:
         xy = self._positions(pi[sortie], ks * dt, t0[sortie], s0[sortie])
         owner = pi[sortie]
         for j, patrol in enumerate(pats):
-            sel = owner == j
             mine = np.flatnonzero(pi == j)
-            patrol.set_day(day, [(float(t0[m]), float(t1[m]), float(s0[m])) for m in mine], ks[sel], xy[sel])
+            patrol.set_day(day, [(float(t0[m]), float(t1[m]), float(s0[m])) for m in mine])
+        self._day_tracks[day] = (owner, ks, xy)
+        for old in [d for d in self._day_tracks if d < day - 1]:
+            del self._day_tracks[old]
+        self._build_window()
+
+    def _build_window(self) -> None:
+        """Lay the planned days' tracks out as one dense (patrol, grid time) window."""
+        dt = self.model.sensing.dt
+        days = sorted(self._day_tracks)
+        ks = [tr[1] for tr in self._day_tracks.values() if len(tr[1])]
+        k0 = min([math.ceil(24.0 * days[0] / dt), *(int(k.min()) for k in ks)])
+        k1 = max([math.ceil(24.0 * (days[-1] + 1) / dt), *(int(k.max()) + 1 for k in ks)])
+        n = len(self.patrols)
+        xy = np.empty((n, k1 - k0, 2))
+        xy[:] = self._home[:, None, :]
+        out = np.zeros((n, k1 - k0), dtype=bool)
+        for day in reversed(days):  # an earlier day's point wins where two days' tracks meet
+            owner, ks, pts = self._day_tracks[day]
+            xy[owner, ks - k0] = pts
+            out[owner, ks - k0] = True
+        self._k0, self._win_xy, self._win_out = k0, xy, out
+
+    def tracks_at(self, ks: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (m, k, 2) and out mask (m, k) of patrols ``rows`` (default: all) at grid
+        times ``ks * dt``; outside the planned days a patrol waits at its route's start."""
+        rows = np.arange(len(self.patrols)) if rows is None else rows
+        cols = np.asarray(ks, dtype=np.int64) - self._k0
+        width = self._win_out.shape[1]
+        inside = (cols >= 0) & (cols < width)
+        if not width:
+            return np.repeat(self._home[rows][:, None, :], len(cols), axis=1), \
+                np.zeros((len(rows), len(cols)), dtype=bool)
+        c = np.clip(cols, 0, width - 1)
+        xy = self._win_xy[rows[:, None], c[None, :]]
+        out = self._win_out[rows[:, None], c[None, :]] & inside[None, :]
+        if not inside.all():
+            xy[:, ~inside] = self._home[rows][:, None, :]
+        return xy, out
 
     def _positions(self, pidx: np.ndarray, t: np.ndarray, t0: np.ndarray, s0: np.ndarray) -> np.ndarray:
         """Positions of patrols ``pidx`` at times t on sorties that started at t0 from arc s0."""
@@ -255,19 +292,23 @@ class Forces:
         j = np.minimum(np.rint(s * (1.0 / TABLE_KM)).astype(np.int64), self._table_n[pidx] - 1)
         return self._table[self._offset[pidx] + j]
 
+    def sync_cells(self, t: float) -> None:
+        """Every patrol's Mesa cell at time t (one look-up of the track window for all)."""
+        if not self.patrols:
+            return
+        xy, _ = self.tracks_at(np.array([math.ceil(t / self.model.sensing.dt - 1e-9)]))
+        for patrol, pos in zip(self.patrols, xy[:, 0], strict=True):
+            patrol.sync_cell(t, pos)
+
     def observers(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Positions (m, k, 2), out mask (m, k), force (m,), key (m,) of the patrols out at some
-        of the sample times."""
-        busy = [pt for pt in self.patrols if pt.out_between(float(ts[0]), float(ts[-1]))]
-        m = len(busy)
-        xy = np.zeros((m, len(ts), 2))
-        out = np.zeros((m, len(ts)), dtype=bool)
+        of the sample times (``ts`` on the sensing grid)."""
         ks = np.rint(ts / self.model.sensing.dt).astype(np.int64)
-        for j, patrol in enumerate(busy):
-            xy[j], out[j] = patrol.positions_on_grid(ks)
-        force = np.array([pt.force for pt in busy], dtype=np.int64)
-        keys = np.array([pt.key for pt in busy], dtype=np.uint64)
-        return xy, out, force, keys
+        xy, out = self.tracks_at(ks)
+        busy = np.flatnonzero(out.any(axis=1))
+        force = np.array([self.patrols[j].force for j in busy], dtype=np.int64)
+        keys = np.array([self.patrols[j].key for j in busy], dtype=np.uint64)
+        return xy[busy], out[busy], force, keys
 
     def patrol_passing(self, xy: np.ndarray, t0: float, t1: float, radius_km: float
                        ) -> tuple[float, Patrol] | None:
@@ -291,12 +332,11 @@ class Forces:
         times (n,)."""
         dt = self.model.sensing.dt
         lo, hi = math.ceil(24.0 * day / dt), math.ceil(24.0 * (day + 1) / dt)
-        pts, times = [np.zeros((0, 2))], [np.zeros(0)]
-        for patrol in self.patrols:
-            sel = (patrol._track_k >= lo) & (patrol._track_k < hi)
-            pts.append(patrol._track_xy[sel])
-            times.append(patrol._track_k[sel] * dt)
-        return np.vstack(pts), np.concatenate(times)
+        if day not in self._day_tracks and day - 1 not in self._day_tracks:
+            return np.zeros((0, 2)), np.zeros(0)
+        a, b = max(lo - self._k0, 0), max(min(hi - self._k0, self._win_out.shape[1]), 0)
+        pi, kc = np.nonzero(self._win_out[:, a:b])
+        return self._win_xy[pi, a + kc], (self._k0 + a + kc) * dt
 
     def mark_day(self, day: int) -> float:
         """Share of gap cells a post watches by day or a patrol passed close to during the day.

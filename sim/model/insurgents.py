@@ -345,17 +345,21 @@ def network_reports(model: SecurityGapModel, day: int) -> None:
     if not len(pos):
         return
     cells = model.cells()
-    for sid in villages.tolist():
-        sxy = model.settlement_xy[sid]
-        near = np.hypot(*(pos - sxy).T) <= p.contact_km
-        if not near.any():
-            continue
-        seen_xy, seen_t = pos[near], times[near]
-        for cell in cells:
-            if float(np.hypot(*(cell.home_xy - sxy))) > p.home_range_km:
-                continue
-            if model.rand.uniform("social", cell.key, day, sid, 5) < p.network_report_rate:
-                cell.memory.add(seen_xy[::8], float(seen_t[-1]), 1.0, PATROL)
+    if not cells:
+        return
+    sxy = model.settlement_xy[villages]  # (v, 2)
+    near = np.hypot(pos[None, :, 0] - sxy[:, None, 0], pos[None, :, 1] - sxy[:, None, 1]) <= p.contact_km
+    homes = np.array([c.home_xy for c in cells])  # (c, 2)
+    in_range = np.hypot(homes[:, None, 0] - sxy[None, :, 0], homes[:, None, 1] - sxy[None, :, 1]) \
+        <= p.home_range_km
+    keys = np.array([c.key for c in cells], dtype=np.uint64)
+    hears = in_range & (model.rand.uniform("social", keys[:, None], day, villages[None, :], 5)
+                        < p.network_report_rate)
+    for vi in np.flatnonzero(near.any(axis=1) & hears.any(axis=0)).tolist():
+        seen = near[vi]
+        seen_xy, t_last = pos[seen][::8], float(times[seen][-1])
+        for c in np.flatnonzero(hears[:, vi]).tolist():
+            cells[c].memory.add(seen_xy, t_last, 1.0, PATROL)
 
 
 def daily_upkeep(model: SecurityGapModel, day: int) -> None:

@@ -48,24 +48,29 @@ class ThreatMemory:
         self._cache: tuple[float, np.ndarray] | None = None
 
     def _block(self, x_km: np.ndarray, y_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        bx = np.clip(((np.asarray(x_km) - self.x0) // self.block_km).astype(np.int64), 0, self.shape[0] - 1)
-        by = np.clip(((np.asarray(y_km) - self.y0) // self.block_km).astype(np.int64), 0, self.shape[1] - 1)
-        return bx, by
+        bx = ((np.asarray(x_km) - self.x0) // self.block_km).astype(np.int64)
+        by = ((np.asarray(y_km) - self.y0) // self.block_km).astype(np.int64)
+        # np.minimum/np.maximum rather than np.clip: same result, a fraction of the call overhead.
+        return (np.minimum(np.maximum(bx, 0), self.shape[0] - 1),
+                np.minimum(np.maximum(by, 0), self.shape[1] - 1))
 
     def add(self, xy: np.ndarray, t_h: float, weight: float, kind: int = TRANSIENT) -> None:
-        """Add evidence of a threat seen at ``xy`` (one point or an (n, 2) array) at time ``t_h``."""
+        """Add evidence of a threat seen at ``xy`` (one point or an (n, 2) array) at time ``t_h``.
+
+        A block's evidence is first brought to ``t_h`` (if it is older), then each point adds
+        ``weight`` (discounted if the block holds newer evidence), so the order of additions does
+        not matter."""
         pts = np.atleast_2d(np.asarray(xy, dtype=float))
         bx, by = self._block(pts[:, 0], pts[:, 1])
         ev, st = self.evidence[kind], self.stamp[kind]
+        rate = float(self.rate[kind])
         for i, j in zip(bx.tolist(), by.tolist(), strict=True):
-            # Bring the block's evidence to t_h before adding (order of additions must not matter).
-            dt = t_h - st[i, j]
+            dt = t_h - float(st[i, j])
             if dt > 0:
-                ev[i, j] *= math.exp(-self.rate[kind] * dt)
+                ev[i, j] = float(ev[i, j]) * math.exp(-rate * dt) + weight
                 st[i, j] = t_h
-                ev[i, j] += weight
             else:
-                ev[i, j] += weight * math.exp(self.rate[kind] * dt)
+                ev[i, j] += weight * math.exp(rate * dt)
         self._cache = None
 
     def field(self, t_h: float) -> np.ndarray:

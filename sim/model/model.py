@@ -177,9 +177,7 @@ class SecurityGapModel(mesa.Model):
         for cell in self.cells():
             if cell.plan or cell._home_cell != cell.cave:
                 cell.sync_cell()
-        now = self.time
-        for patrol in self.forces.patrols:
-            patrol.sync_cell(now)
+        self.forces.sync_cells(self.time)
         for unit in sorted(self.qrf.busy, key=lambda u: u.unique_id):
             unit.sync_cell()
 

@@ -63,8 +63,13 @@ def crop_dryness(month: int) -> float:
     return 0.0
 
 
-def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Option]:
-    """Everything a cell could do now, each with its best-looking target (at most SLOTS)."""
+def options(model: SecurityGapModel, cell: InsurgentCell, t: float, needs_only: bool = False
+            ) -> list[Option | None]:
+    """Everything a cell could do now, each with its best-looking target (at most SLOTS).
+
+    With ``needs_only`` (a hungry cell that only looks for supplies) the options that bring none
+    are left as ``None`` placeholders, not worked out: they still take their slots, so which supply
+    options fit under ``SLOTS`` is the same as in a full look."""
     p = model.params
     home = cell.home_xy
     radius = p.operation_radius_km
@@ -79,7 +84,11 @@ def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Opti
     # Kidnap a work party at a site the cell knows parties use (seeds 002/003).
     sites = model.villagers.known_work_sites(home, radius, truffle_season=month in TRUFFLE_MONTHS)
     if len(sites):
-        pick = sites[np.argsort(rnd.uniform("decide", cell.key, n, 1, sites))[:4]]
+        if needs_only:
+            out.extend([None] * min(4, len(sites)))
+            pick = sites[:0]
+        else:
+            pick = sites[np.argsort(rnd.uniform("decide", cell.key, n, 1, sites))[:4]]
         for i in pick:
             kurd = model.villagers.is_kurd(int(i))
             value = p.payoff_kidnap * (1.0 if kurd else 0.5)
@@ -88,7 +97,9 @@ def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Opti
             out.append(Option(KIDNAP, model.villagers.work_xy[int(i)].copy(), value, p.kidnap_hours, int(i)))
     # Fake checkpoint on a road where traffic runs (rudaw 12082021).
     nodes = model.traffic.road_points_near(home, radius)
-    if len(nodes):
+    if len(nodes) and needs_only:
+        out.extend([None] * 3)
+    elif len(nodes):
         w = model.traffic.node_weight[nodes]
         for k in range(3):
             j = int(nodes[rnd.choice("decide", w, cell.key, n, 2, k)])
@@ -96,9 +107,9 @@ def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Opti
                               p.payoff_fake_checkpoint * float(model.traffic.node_weight[j] / w.max()),
                               p.fake_cp_hours))
     # Ambush where the cell remembers patrols passing (S12: learned patrol habits).
-    spot = cell.memory.patrol_spot(home, radius, t)
-    if spot is not None and cell.fighters >= 4:
-        out.append(Option(AMBUSH, spot, p.payoff_ambush, p.ambush_wait_h))
+    spot = cell.memory.patrol_spot(home, radius, t) if cell.fighters >= 4 else None
+    if spot is not None:
+        out.append(None if needs_only else Option(AMBUSH, spot, p.payoff_ambush, p.ambush_wait_h))
     # Village operations: arson of dry crops, zakat from Sunni villages, attacks on Kurdish ones.
     for st in model.settlements_near(home, radius):
         if st.kind in ("camp", "town"):
@@ -106,7 +117,9 @@ def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Opti
         xy = np.array([st.x_km, st.y_km])
         kurdish = st.kurd >= st.sunni_arab
         dry = crop_dryness(month)
-        if kurdish and dry > 0:
+        if kurdish and dry > 0 and needs_only:
+            out.append(None)
+        elif kurdish and dry > 0:
             ang = 2 * math.pi * rnd.uniform("decide", cell.key, n, 3, st.id)
             out.append(Option(ARSON, xy + 0.8 * np.array([math.cos(ang), math.sin(ang)]),
                               p.payoff_arson * dry, 1.0, st.id))
@@ -117,7 +130,7 @@ def options(model: SecurityGapModel, cell: InsurgentCell, t: float) -> list[Opti
             ready = min(1.0, since / (24.0 * p.zakat_recovery_days))
             out.append(Option(EXTORT, xy, p.payoff_extortion * ready, 2.0, st.id))
         elif cell.fighters >= 6:
-            out.append(Option(ATTACK, xy, p.payoff_village_attack, 1.5, st.id))
+            out.append(None if needs_only else Option(ATTACK, xy, p.payoff_village_attack, 1.5, st.id))
     return out[:SLOTS]
 
 
@@ -194,9 +207,9 @@ def choose(model: SecurityGapModel, cell: InsurgentCell, t: float, needs_only: b
     """The option with the highest utility (if positive) and its trip, or None (``needs_only``:
     only options that bring supplies)."""
     p = model.params
-    opts = options(model, cell, t)
+    opts = options(model, cell, t, needs_only)
     if needs_only:
-        opts = [o for o in opts if o.kind in (RESUPPLY, EXTORT)]
+        opts = [o for o in opts if o is not None and o.kind in (RESUPPLY, EXTORT)]
     if not opts:
         return None
     noise = model.rand.gumbel("decide", SLOTS, cell.key, cell.decisions, 0, scale=p.option_noise)

@@ -169,8 +169,9 @@ class Frame:
         """Grid cells of many points (clipped to the grid)."""
         ix = np.floor((np.asarray(x_km) - self.x0) * self.inv_cell).astype(np.int64)
         iy = np.floor((np.asarray(y_km) - self.y0) * self.inv_cell).astype(np.int64)
-        np.clip(ix, 0, self.wmax, out=ix)
-        np.clip(iy, 0, self.hmax, out=iy)
+        # maximum/minimum in place rather than np.clip: the same, with a fraction of its overhead
+        np.minimum(np.maximum(ix, 0, out=ix), self.wmax, out=ix)
+        np.minimum(np.maximum(iy, 0, out=iy), self.hmax, out=iy)
         return ix, iy
 
     def centre_km(self, ix: Any, iy: Any) -> tuple[Any, Any]:
