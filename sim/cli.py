@@ -168,10 +168,27 @@ def _hydra_command(command: str, rest: list[str]) -> int:
 
     multirun, overrides, hydra_over = split_args(rest)
     for variant in sweep_variants(overrides) if multirun else [overrides]:
-        check_request(command, [*variant, *hydra_over])
+        _, config = check_request(command, [*variant, *hydra_over])
     _check_output_dir(hydra_over, multirun, command)
+    if command == "run" and not multirun:
+        _prestart_workers(config)
     with _output_dir_lock(hydra_over, multirun):
         return _run_hydra(command, overrides, hydra_over, multirun)
+
+
+def _prestart_workers(config) -> None:
+    """Start the process pool's forkserver now that the request is valid: it imports pandas, Mesa
+    and the model (about 2 s) while Hydra composes the config again and the engine plans, so the
+    first replicate starts as soon as it is handed out. A no-op unless the executor is local on a
+    forkserver; ``run_into`` calls it again (for the Python API), which then changes nothing.
+    """
+    from dataclasses import asdict
+
+    if config.executor.name != "local":
+        return
+    from sim.engine.experiment import prestart
+
+    prestart({"executor": asdict(config.executor)})
 
 
 @contextlib.contextmanager

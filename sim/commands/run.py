@@ -1,9 +1,10 @@
 """`gapsim run`: one scenario, `replicates` Monte Carlo replicates, tables, figures, a summary.
 
-Why the order below: everything that describes the request (config, terrain) is written before
-the replicates start, so an interrupted run can be resumed and inspected (the terrain map is drawn
-while the first replicates run, off the path to the first job); the manifest, summary and result
-figures follow once the tables are compacted.
+Why the order below: the request (``config.yaml``) is written before the replicates start, so an
+interrupted run can be resumed and inspected; the terrain (``terrain.npz``) and its map are made in
+a thread while the first replicates run, off the path to the first job (a run interrupted after
+its first job still waits for them; the workers build their own terrain, so nothing they compute
+depends on it); the manifest, summary and result figures follow once the tables are compacted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 from omegaconf import DictConfig
 
 from sim.commands.common import (
@@ -39,30 +39,27 @@ def run_into(cfg: DictConfig, out_dir: Path) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     from sim.engine.experiment import prestart
 
-    prestart(data)  # workers get ready while the terrain and the map are made
+    prestart(data)  # workers get ready while the driver plans
     save_config(data, out_dir)
-    t0 = time.perf_counter()
-    from sim.terrain.builder import get_terrain
-
-    terrain = get_terrain(config.terrain, config.gap_width_km)
-    terrain_s = time.perf_counter() - t0
-    _save_terrain(terrain, out_dir / "terrain.npz")  # derived: rewritten by every run
     figures = out_dir / "figures"
     figures.mkdir(exist_ok=True)
     for name in FIGURES:  # a rerun must not leave another run's figure behind
         (figures / name).unlink(missing_ok=True)
-    from sim.analysis.maps import plot_terrain_map
-
-    # The map is drawn while the first replicates run (it only reads the terrain).
-    drawing = _Background(plot_terrain_map, terrain, figures / "map.png",
-                          title=f"Qarachogh terrain, gap {config.gap_width_km:g} km")
+    # The terrain (only the driver's copy: every worker builds its own), terrain.npz and the map
+    # are made in a thread started once the first job is handed out, off the path to it.
+    side = _TerrainAndMap(config, out_dir, figures)
 
     from sim.engine.experiment import run_from_config
 
     try:
-        result = run_from_config(data, out_dir)
-    finally:
-        drawing.join()
+        result = run_from_config(data, out_dir, on_start=side.start)
+    except BaseException:
+        side.join(unstarted=False)  # a run stopped before its first job writes no terrain
+        raise
+    side.join()
+    terrain, terrain_s = side.terrain, side.seconds
+    import pandas as pd
+
     runs = pd.read_parquet(result.tables["runs"]) if "runs" in result.tables else pd.DataFrame()
     extra = {
         "scenario": config.scenario.name,
@@ -90,25 +87,54 @@ def run_into(cfg: DictConfig, out_dir: Path) -> int:
     return 0
 
 
-class _Background:
-    """Runs a function in a thread; ``join`` waits and re-raises its exception, if any."""
+class _TerrainAndMap:
+    """Builds the terrain, writes ``terrain.npz`` and draws ``map.png`` in a thread.
 
-    def __init__(self, fn, *args, **kwargs) -> None:
+    ``start`` is the engine's ``on_start``: it runs once the first job has been handed out, so
+    none of this (nor the imports of scipy, shapely and matplotlib it needs) delays that job.
+    ``join`` waits and re-raises an exception from the thread; if the thread was never started,
+    it does the work in the caller's thread (``unstarted=True``) or nothing. After the work:
+    ``terrain`` and ``seconds`` (the build's wall time).
+    """
+
+    def __init__(self, config, out_dir: Path, figures: Path) -> None:
+        self._config, self._out_dir, self._figures = config, out_dir, figures
+        self._thread = None
+        self._error: BaseException | None = None
+        self.terrain = None
+        self.seconds = 0.0
+
+    def _work(self) -> None:
+        from sim.terrain.builder import get_terrain
+
+        t0 = time.perf_counter()
+        terrain = get_terrain(self._config.terrain, self._config.gap_width_km)
+        self.seconds = time.perf_counter() - t0
+        self.terrain = terrain
+        _save_terrain(terrain, self._out_dir / "terrain.npz")  # derived: rewritten by every run
+        from sim.analysis.maps import plot_terrain_map
+
+        plot_terrain_map(terrain, self._figures / "map.png",
+                         title=f"Qarachogh terrain, gap {self._config.gap_width_km:g} km")
+
+    def _target(self) -> None:
+        try:
+            self._work()
+        except BaseException as err:  # re-raised in the caller's thread by join()
+            self._error = err
+
+    def start(self) -> None:
         import threading
 
-        self._error: BaseException | None = None
-
-        def target() -> None:
-            try:
-                fn(*args, **kwargs)
-            except BaseException as err:  # re-raised in the caller's thread by join()
-                self._error = err
-
-        self._thread = threading.Thread(target=target, name="gapsim-background", daemon=True)
+        self._thread = threading.Thread(target=self._target, name="gapsim-terrain", daemon=True)
         self._thread.start()
 
-    def join(self) -> None:
-        self._thread.join()
+    def join(self, unstarted: bool = True) -> None:
+        if self._thread is None:
+            if unstarted:
+                self._target()
+        else:
+            self._thread.join()
         if self._error is not None:
             raise self._error
 

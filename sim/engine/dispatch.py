@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -155,9 +155,11 @@ class Dispatcher:
         bar: Progress,
         *,
         retry_failed: bool,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self.plan, self.store, self.executor = plan, store, executor
         self.tally, self.bar, self.retry_failed = tally, bar, retry_failed
+        self._on_start = on_start
         self.cost: CostReporter | None = None
         self._mean_s: float | None = None
         self._bytes: float | None = None  # measured result bytes per replicate
@@ -240,6 +242,12 @@ class Dispatcher:
 
     # ------------------------------------------------------------------------------ running
 
+    def started(self) -> None:
+        """Call ``on_start`` once: after the first tasks are handed out, or when there are none."""
+        callback, self._on_start = self._on_start, None
+        if callback is not None:
+            callback()
+
     def run(self, wanted: Sequence[tuple[int, int, int]]) -> None:
         """Compute the wanted replicates ``(point, lo, hi)`` that are not complete yet.
 
@@ -277,6 +285,7 @@ class Dispatcher:
 
         try:
             fill()
+            self.started()
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -106,6 +106,7 @@ def run_experiment(
     progress: bool | None = True,
     runner: str = DEFAULT_RUNNER,
     store_options: Mapping[str, int] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> ExperimentResult:
     """Run every point for ``replicates`` replicates (or until ``precision``), resumably.
 
@@ -131,6 +132,10 @@ def run_experiment(
         runner: ``module:function`` of the replicate entry point (tests substitute their own).
         store_options: bundle size limits (``flush_bytes``, ``flush_replicates``,
             ``flush_chunks``; see ``store``), for benchmarks and tests.
+        on_start: called once, in this thread, as soon as the first task has been handed to the
+            executor (or, if there is nothing to compute, before compaction): the moment for a
+            command to start side work (``gapsim run`` builds the terrain and draws its map in a
+            thread then) without delaying the first job. Not called if the run stops earlier.
 
     Returns:
         Counts, failures, per-point replicate counts, table paths, identity and timings.
@@ -153,7 +158,7 @@ def run_experiment(
                 replicates=replicates, workers=workers, retry_failed=retry_failed,
                 precision=precision, min_replicates=min_replicates,
                 max_replicates=max_replicates, precision_outcomes=precision_outcomes,
-                lookahead=lookahead, progress=progress,
+                lookahead=lookahead, progress=progress, on_start=on_start,
             )
         finally:
             store.close()
@@ -174,6 +179,7 @@ def _run_locked(
     precision_outcomes: Sequence[str] | None,
     lookahead: float,
     progress: bool | None,
+    on_start: Callable[[], None] | None = None,
 ) -> ExperimentResult:
     bar = Progress(0, enabled=bool(progress), silent=progress is None)
     try:
@@ -189,7 +195,8 @@ def _run_locked(
     preload = (__name__, *FORKSERVER_PRELOAD, _runner_module(plan.runner))
     lazy = LazyExecutor(spec, workers, preload, store.out_dir)
     tally = Tally()
-    dispatcher = Dispatcher(plan, store, lazy, tally, bar, retry_failed=retry_failed)
+    dispatcher = Dispatcher(plan, store, lazy, tally, bar, retry_failed=retry_failed,
+                            on_start=on_start)
     stopping = None
     try:
         with sigterm_as_interrupt():
@@ -201,6 +208,7 @@ def _run_locked(
                     plan, store, dispatcher, tally, precision, min_replicates, max_replicates,
                     precision_outcomes, lookahead, lambda: max(lazy.parallelism(), 2),
                 )
+            dispatcher.started()  # a fully resumed run hands out nothing
             lazy.close()  # idle workers hold memory; compaction needs none of them
             compact_start = time.perf_counter()
             tables = _compact(plan, store, dispatcher, tally, counts, bar)

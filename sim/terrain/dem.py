@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from sim.errors import ConfigError
 from sim.terrain.frame import Frame
@@ -157,6 +156,8 @@ def sample_affine(
             " in its coordinates){}".format(*dem_box, need),
         )
     coords = np.stack([row.ravel() - 0.5, col.ravel() - 0.5])
+    from scipy import ndimage  # here: validating a config imports this module, rarely resamples
+
     out = ndimage.map_coordinates(arr, coords, order=1, mode="nearest")
     return out.reshape(xs.shape)
 

@@ -24,12 +24,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sim.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas is imported where used: config validation imports this module
+    import pandas as pd
 
 #: File format tag written into and required from every posterior file.
 FORMAT = "gapsim-posterior/1"
@@ -88,6 +90,8 @@ class Posterior:
         return float(1.0 / np.sum(self.weights**2))
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         out = pd.DataFrame(self.values, columns=list(self.keys))
         out["weight"] = self.weights
         return out
@@ -281,6 +285,8 @@ def plausible_worlds(runs: pd.DataFrame, baseline: str, scenario: str, outcome: 
     within-world variance of differences is run-to-run noise (``var_noise``); the variance of
     world means minus ``var_noise / k`` (k replicates per world) is parameter uncertainty.
     """
+    import pandas as pd
+
     need = {"scenario", "replicate", "posterior_world", outcome}
     if not need <= set(runs.columns):
         raise KeyError(f"runs lacks {', '.join(sorted(need - set(runs.columns)))}")
