@@ -66,6 +66,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 2.0**-53
+_G = np.uint64(_GOLDEN)
 
 
 def _mix_int(x: int) -> int:
@@ -77,13 +78,18 @@ def _mix_int(x: int) -> int:
 
 
 def _mix_array(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on a uint64 array (in place; wraps modulo 2**64)."""
-    x += np.uint64(_GOLDEN)
-    x ^= x >> _S30
+    """splitmix64's finaliser on a uint64 array (in place; wraps modulo 2**64). One scratch array
+    serves the three shifts: on the small arrays of one decision the calls, not the arithmetic,
+    are the cost."""
+    x += _G
+    t = x >> _S30
+    x ^= t
     x *= _M1
-    x ^= x >> _S27
+    np.right_shift(x, _S27, out=t)
+    x ^= t
     x *= _M2
-    x ^= x >> _S31
+    np.right_shift(x, _S31, out=t)
+    x ^= t
     return x
 
 
@@ -156,7 +162,10 @@ def _to_unit(h: np.ndarray | int) -> np.ndarray | float:
     """Uniform on (0, 1) from the 53 high bits (never exactly 0 or 1)."""
     if isinstance(h, int):
         return ((h >> 11) + 0.5) * _TO_UNIT
-    return ((h >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
+    u = (h >> _S11).astype(np.float64)
+    u += 0.5
+    u *= _TO_UNIT
+    return u
 
 
 #: Largest Poisson mean and binomial size inverted with a table here (scipy beyond).

@@ -44,6 +44,7 @@ class ThreatMemory:
         self.stamp = np.zeros((3, *self.shape))
         slow, fast = math.log(2.0) / post_half_life_h, math.log(2.0) / half_life_h
         self.rate = np.array([slow, fast, fast])
+        self._neg_rate = -self.rate[:, None, None]
         self.sigma_blocks = spread_km / block_km
         self._cache: tuple[float, np.ndarray] | None = None
 
@@ -77,8 +78,12 @@ class ThreatMemory:
         """The threat map at time t_h: decayed evidence of both kinds, spread over the ground."""
         if self._cache is not None and self._cache[0] == t_h:
             return self._cache[1]
-        dt = np.maximum(t_h - self.stamp, 0.0)
-        decayed = (self.evidence * np.exp(-self.rate[:, None, None] * dt)).sum(axis=0)
+        x = t_h - self.stamp  # in place from here: this runs at every decision
+        np.maximum(x, 0.0, out=x)
+        x *= self._neg_rate
+        np.exp(x, out=x)
+        x *= self.evidence
+        decayed = x.sum(axis=0)
         out = ndimage.gaussian_filter(decayed, self.sigma_blocks, mode="constant") if self.sigma_blocks > 0 else decayed
         self._cache = (t_h, out)
         return out

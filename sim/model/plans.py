@@ -29,6 +29,7 @@ class Plan:
     """A group's legs, sorted by time (see the module docstring)."""
 
     legs: list[tuple[float, float, float, float, float, float, int]] = field(default_factory=list)
+    _arrays: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __bool__(self) -> bool:
         return bool(self.legs)
@@ -55,9 +56,14 @@ class Plan:
         self.legs = kept
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(t0, t1) arrays and a (n, 5) array of x0, y0, x1, y1, stance."""
-        a = np.asarray(self.legs, dtype=float).reshape(-1, 7)
-        return a[:, :2], a[:, 2:]
+        """(t0, t1) arrays and a (n, 5) array of x0, y0, x1, y1, stance (kept until the legs
+        change: a plan is sampled at every lookahead while it runs; legs are only ever replaced or
+        appended to, which changes the list or its length)."""
+        cached = self._arrays  # (the legs list itself -- held, so never another's --, its length, ...)
+        if cached is None or cached[0] is not self.legs or cached[1] != len(self.legs):
+            a = np.asarray(self.legs, dtype=float).reshape(-1, 7)
+            cached = self._arrays = (self.legs, len(self.legs), a[:, :2], a[:, 2:])
+        return cached[2], cached[3]
 
     def sample(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions (n, 2), on-a-leg mask (n,) and stance (n,) at times ``t`` (sorted or not)."""
@@ -74,7 +80,7 @@ class Plan:
         t0, t1 = times[jj, 0], times[jj, 1]
         ok &= t <= t1
         span = np.where(t1 > t0, t1 - t0, 1.0)
-        f = np.clip((t - t0) / span, 0.0, 1.0)
+        f = np.minimum(np.maximum((t - t0) / span, 0.0), 1.0)
         g = geo[jj]
         xy[:, 0] = g[:, 0] + f * (g[:, 2] - g[:, 0])
         xy[:, 1] = g[:, 1] + f * (g[:, 3] - g[:, 1])

@@ -65,7 +65,11 @@ def _last_sample_at_or_before(t_h: float, dt_h: float) -> int:
 def _kernel(d_km: np.ndarray, range_km: np.ndarray | float) -> np.ndarray:
     """The distance kernel exp(-(d/r)^2), exactly 0 beyond ``_REACH`` ranges (see ``_REACH``)."""
     ratio = d_km / range_km
-    return np.where(ratio < _REACH, np.exp(-(ratio * ratio)), 0.0)
+    k = ratio * ratio
+    np.negative(k, out=k)
+    np.exp(k, out=k)
+    k[ratio >= _REACH] = 0.0
+    return k
 
 
 class Sensing:
@@ -220,12 +224,14 @@ class Sensing:
         sel = np.flatnonzero(keep)
         if not len(sel):
             return
-        vxy, vidx = obs.villagers()
+        home, work, out, vidx = obs.villagers()
         if not len(vidx):
             return
         pts = b.pts[sel]
-        sub = vxy[:, b.si[sel]]
-        d = np.hypot(sub[..., 0] - pts[None, :, 0], sub[..., 1] - pts[None, :, 1])
+        at_work = out[:, b.si[sel]]  # (v, n): where each household is at each sample
+        x = np.where(at_work, work[:, 0:1], home[:, 0:1])
+        y = np.where(at_work, work[:, 1:2], home[:, 1:2])
+        d = np.hypot(x - pts[None, :, 0], y - pts[None, :, 1])
         rng_km = np.where(b.light[sel], p.sight_range_day_km, p.sight_range_night_km)
         haz = p.see_rate_per_h * _kernel(d, rng_km[None, :]) * b.open_to_villagers[sel][None, :]
         prob = -np.expm1(-haz * self.dt)
@@ -376,7 +382,9 @@ class _Batch:
         """Which points (..., 2) lie within ``margin_km`` of the samples' bounding box. Margins are
         a fixed multiple of each observer kind's range (a kernel value below 1e-5 is left out), so
         the filter does not depend on how the samples were batched."""
-        return np.all((xy >= self.lo - margin_km) & (xy <= self.hi + margin_km), axis=-1)
+        lo, hi = self.lo - margin_km, self.hi + margin_km
+        x, y = xy[..., 0], xy[..., 1]
+        return (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
 
 
 @dataclass
@@ -496,15 +504,14 @@ class _Observers:
                                np.concatenate(active), np.concatenate(d))
         return self._matrix
 
-    def villagers(self) -> tuple[np.ndarray, np.ndarray]:
-        """Positions (v, k, 2) at the lookahead's sample times of the villagers whose home or work
-        lies near the batch, and their indices."""
+    def villagers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The households whose home or work lies near the batch: homes (v, 2), work sites (v, 2),
+        whether each is out at work at the lookahead's sample times (v, k), and their indices."""
         pop = self.model.villagers
         b = self.b
         reach = _REACH * max(self.model.params.sight_range_day_km, self.model.params.sight_range_night_km)
         near = b.near(pop.home_xy, reach) | b.near(pop.work_xy, reach)
         vidx = np.flatnonzero(near)
         if not len(vidx):
-            return np.zeros((0, len(self.ts), 2)), vidx
-        xy, _out = pop.positions(self.ts, vidx)
-        return xy, vidx  # (v, k, 2) over the window's sample times
+            return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, len(self.ts)), dtype=bool), vidx
+        return pop.home_xy[vidx], pop.work_xy[vidx], pop.out_at(self.ts, vidx), vidx

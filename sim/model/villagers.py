@@ -285,19 +285,30 @@ class VillagerPopulation:
         self._plans[day] = (goes, people)
         return goes, people
 
-    def positions(self, ts: np.ndarray, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Where households are at sample times: (n, k, 2) km and out-at-work mask (n, k), for all
-        households or the ones in ``idx``."""
+    def out_at(self, ts: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """Whether households (all, or the ones in ``idx``) are out at work at sample times
+        ``ts`` (sorted): (n, k)."""
         idx = np.arange(self.n) if idx is None else idx
+        out = np.zeros((len(idx), len(ts)), dtype=bool)
+        if not len(ts):
+            return out
         days = np.floor(ts / 24.0).astype(np.int64)
         hours = ts - 24.0 * days
-        out = np.zeros((len(idx), len(ts)), dtype=bool)
-        start, end = self.start_h[idx], self.end_h[idx]
-        for d in np.unique(days):
-            goes, _ = self.plans(int(d))
-            cols = days == d
-            h = hours[cols]
-            out[:, cols] = goes[idx][:, None] & (h[None, :] >= start[:, None]) & (h[None, :] < end[:, None])
+        start, end = self.start_h[idx][:, None], self.end_h[idx][:, None]
+        for d in range(int(days[0]), int(days[-1]) + 1):
+            cols = np.flatnonzero(days == d)
+            if not len(cols):
+                continue
+            goes, _ = self.plans(d)
+            h = hours[cols][None, :]
+            out[:, cols] = goes[idx][:, None] & (h >= start) & (h < end)
+        return out
+
+    def positions(self, ts: np.ndarray, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Where households are at sample times ``ts`` (sorted): (n, k, 2) km and out-at-work
+        mask (n, k), for all households or the ones in ``idx``."""
+        idx = np.arange(self.n) if idx is None else idx
+        out = self.out_at(ts, idx)
         xy = np.where(out[:, :, None], self.work_xy[idx][:, None, :], self.home_xy[idx][:, None, :])
         return xy, out
 
