@@ -270,6 +270,7 @@ class Forces:
     def tracks_at(self, ks: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Positions (m, k, 2) and out mask (m, k) of patrols ``rows`` (default: all) at grid
         times ``ks * dt``; outside the planned days a patrol waits at its route's start."""
+        every = rows is None
         rows = np.arange(len(self.patrols)) if rows is None else rows
         cols = np.asarray(ks, dtype=np.int64) - self._k0
         width = self._win_out.shape[1]
@@ -277,7 +278,11 @@ class Forces:
         if not width:
             return np.repeat(self._home[rows][:, None, :], len(cols), axis=1), \
                 np.zeros((len(rows), len(cols)), dtype=bool)
-        c = np.clip(cols, 0, width - 1)
+        if every and len(cols) and inside.all() and cols[-1] - cols[0] == len(cols) - 1:
+            # The usual question (every patrol, a run of consecutive grid times inside the window):
+            # slices of the window -- views, which callers must not write to.
+            return self._win_xy[:, cols[0]:cols[-1] + 1], self._win_out[:, cols[0]:cols[-1] + 1]
+        c = np.minimum(np.maximum(cols, 0), width - 1)
         xy = self._win_xy[rows[:, None], c[None, :]]
         out = self._win_out[rows[:, None], c[None, :]] & inside[None, :]
         if not inside.all():
