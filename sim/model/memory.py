@@ -17,6 +17,7 @@ a remembered patrol deters from the ground around where it was seen.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 from scipy import ndimage
@@ -63,15 +64,23 @@ class ThreatMemory:
         not matter."""
         pts = np.atleast_2d(np.asarray(xy, dtype=float))
         bx, by = self._block(pts[:, 0], pts[:, 1])
-        ev, st = self.evidence[kind], self.stamp[kind]
+        ev, st = self.evidence[kind].reshape(-1), self.stamp[kind].reshape(-1)  # views
         rate = float(self.rate[kind])
-        for i, j in zip(bx.tolist(), by.tolist(), strict=True):
-            dt = t_h - float(st[i, j])
+        # Block by block (in Python floats: a network report adds tens of points, and numpy's
+        # per-element access would cost more than the arithmetic), each point's addition in turn.
+        for b, n in Counter((bx * self.shape[1] + by).tolist()).items():
+            e = float(ev[b])
+            dt = t_h - float(st[b])
             if dt > 0:
-                ev[i, j] = float(ev[i, j]) * math.exp(-rate * dt) + weight
-                st[i, j] = t_h
+                e = e * math.exp(-rate * dt) + weight
+                st[b] = t_h
+                n -= 1
+                step = weight  # the block is now at t_h: later points add weight * exp(0)
             else:
-                ev[i, j] += weight * math.exp(rate * dt)
+                step = weight * math.exp(rate * dt)
+            for _ in range(n):
+                e += step
+            ev[b] = e
         self._cache = None
 
     def field(self, t_h: float) -> np.ndarray:
