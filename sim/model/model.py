@@ -251,9 +251,12 @@ class SecurityGapModel(mesa.Model):
         cells = self.cells()
         if not cells or p.recruit_prob_per_day <= 0:
             return
+        ok = v.supporter & (v.grievance > p.recruit_grievance) & (v.people > 1)
+        if not ok.any():
+            return
         homes = np.array([c.home_xy for c in cells])
-        near = _min_dist(v.home_xy, homes) <= p.home_range_km
-        ok = v.supporter & near & (v.grievance > p.recruit_grievance) & (v.people > 1)
+        cand = np.flatnonzero(ok)  # only these need the distance to the nearest cell
+        ok[cand] = _min_dist(v.home_xy[cand], homes) <= p.home_range_km
         if not ok.any():
             return
         joins = ok & (self.rand.uniform("social", v.keys, day, 99) < p.recruit_prob_per_day)

@@ -388,8 +388,11 @@ class VillagerPopulation:
             return
         free = (self.link_force < 0) & ~self.supporter
         rate = p.link_rate_per_day * self.trust * local_knowledge[None, :] * (1.0 - self.fear)[:, None]
-        u = self.model.rand.uniform("social", self.keys[:, None], day, np.arange(N_FORCES)[None, :])
-        new = free[:, None] & self.contact & (u < rate)
+        # Draws only for the (household, force) pairs that could link: keyed by the pair, the same
+        # numbers as drawing for all.
+        ii, ff = np.nonzero(free[:, None] & self.contact)
+        new = np.zeros_like(self.contact)
+        new[ii, ff] = self.model.rand.uniform("social", self.keys[ii], day, ff) < rate[ii, ff]
         for i in np.flatnonzero(new.any(axis=1)):
             f = int(np.argmax(np.where(new[i], rate[i], -1.0)))
             self._link(int(i), f, posture)
