@@ -22,6 +22,7 @@ Pure functions over the runs table (``plan`` says which arms to run); the comman
 from __future__ import annotations
 
 import argparse
+import functools
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -90,8 +91,11 @@ def load_spec(path: str | Path = SPEC) -> ChannelSpec:
                        days=int(data.get("days", 365)), description=str(data.get("description", "")))
 
 
+@functools.lru_cache(maxsize=64)
 def scenario_level(name: str) -> float:
-    """The coordination level a scenario file sets (its ``coordination`` key)."""
+    """The coordination level a scenario file sets (its ``coordination`` key). Cached by name:
+    composing a config takes about a second, and the tables-alone analysis asks for every
+    (scenario, outcome, table), hundreds of times for the same few scenarios."""
     from sim.config.load import compose_config
 
     return coordination_value(compose_config([f"scenario={name}"])["coordination"])
