@@ -72,7 +72,6 @@ class Patrol(CellAgent):
         self.key = key
         self.sorties_per_day = sorties_per_day
         self.sorties: dict[int, list[tuple[float, float, float]]] = {}  # day -> [(t0, t1, s0)]
-        self._spans: list[tuple[float, float]] = []
         self.index = -1  # row in the force's track window (set by Forces.deploy)
         self.cell = model.grid[model.frame.cell_of(*route.xy[0])]
 
@@ -81,7 +80,6 @@ class Patrol(CellAgent):
         self.sorties[day] = sorties
         for old in [d for d in self.sorties if d < day - 1]:
             del self.sorties[old]
-        self._spans = [(a, b) for d in sorted(self.sorties) for a, b, _ in self.sorties[d]]
 
     def _at(self, t: np.ndarray, t0: float, s0: float) -> np.ndarray:
         length = self.route.length_km
@@ -92,10 +90,6 @@ class Patrol(CellAgent):
         """Positions (k, 2) and out mask (k,) at grid times ``ks * dt`` (from the precomputed track)."""
         xy, out = self.model.forces.tracks_at(ks, np.array([self.index]))
         return xy[0], out[0]
-
-    def out_between(self, t0: float, t1: float) -> bool:
-        """Whether any sortie overlaps [t0, t1]."""
-        return any(a <= t1 and b > t0 for a, b in self._spans)
 
     def positions(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions (k, 2) and out-on-sortie mask (k,) at sample times."""

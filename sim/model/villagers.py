@@ -44,7 +44,7 @@ class Villager(FixedAgent):
 
     The household stays at home (a Mesa ``FixedAgent`` in its home's cell); its work party goes out
     by the day's plan to its field, pasture, truffle ground or the road, and the sensing process and
-    the insurgents' tasks ask where that party is (``VillagerPopulation.positions``).
+    the insurgents' tasks ask where that party is (``VillagerPopulation.out_at``).
     """
 
     def __init__(self, model: SecurityGapModel, idx: int, key: int) -> None:
@@ -303,14 +303,6 @@ class VillagerPopulation:
             h = hours[cols][None, :]
             out[:, cols] = goes[idx][:, None] & (h >= start) & (h < end)
         return out
-
-    def positions(self, ts: np.ndarray, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Where households are at sample times ``ts`` (sorted): (n, k, 2) km and out-at-work
-        mask (n, k), for all households or the ones in ``idx``."""
-        idx = np.arange(self.n) if idx is None else idx
-        out = self.out_at(ts, idx)
-        xy = np.where(out[:, :, None], self.work_xy[idx][:, None, :], self.home_xy[idx][:, None, :])
-        return xy, out
 
     def parties_out_at(self, t: float) -> np.ndarray:
         """Households whose work party is out at time ``t`` (indices; empty while that day's plans
