@@ -164,3 +164,21 @@ def test_rows_out_of_replicate_order_are_refused(tmp_path: Path) -> None:
     rewrite(path, lambda t: t.take(pa.array(range(t.num_rows - 1, -1, -1))))
     with pytest.raises(BundleProblem, match="out of replicate order"):
         compaction.compact(store, order)
+
+
+def test_replicate_leaf_is_the_leaf_index_the_footer_schema_gives(tmp_path) -> None:
+    """The reader finds the replicate column's leaf index from a row group's column chunks (the
+    footer schema walk leaks memory in pyarrow 26); the two agree, also behind a nested column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.engine.bundles import _replicate_leaf
+
+    table = pa.table({"tags": pa.array([[1, 2], [3]], pa.list_(pa.int64())),
+                      "point": ["a", "b"], "replicate": pa.array([0, 1], pa.int64())})
+    pq.write_table(table, tmp_path / "t.parquet")
+    meta = pq.ParquetFile(tmp_path / "t.parquet").metadata
+    walk = next(i for i in range(len(meta.schema)) if meta.schema.column(i).path == "replicate")
+    assert _replicate_leaf(meta) == walk == 2
+    pq.ParquetWriter(tmp_path / "empty.parquet", table.schema).close()  # no row group at all
+    assert _replicate_leaf(pq.ParquetFile(tmp_path / "empty.parquet").metadata) is None

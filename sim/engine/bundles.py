@@ -349,9 +349,7 @@ class Reader:
         if entry is None:
             f = pq.ParquetFile(path, page_checksum_verification=True, pre_buffer=False,
                                buffer_size=self._buffer_bytes)
-            schema = f.metadata.schema
-            column = next((i for i in range(len(schema)) if schema.column(i).path == REPLICATE),
-                          None)
+            column = _replicate_leaf(f.metadata)
             entry = self._open[path] = (f, column)
             while len(self._open) > self._keep:
                 self._open.popitem(last=False)
@@ -381,6 +379,21 @@ class Reader:
         for f, _ in self._open.values():
             f.close()
         self._open.clear()
+
+
+def _replicate_leaf(meta: pq.FileMetaData) -> int | None:
+    """Index of the replicate column among a file's leaf columns (for its row-group statistics).
+
+    Read from a row group's column chunks, not from ``meta.schema``: with pyarrow 26, walking
+    ``FileMetaData.schema.column(i)`` keeps memory that not even ``gc.collect()`` gives back
+    (+140 MB over 1,172 walks of a 28-column footer), which made the driver's peak grow with the
+    number of bundles compacted (store benchmark: 189 MB at 10^4 replicates, 300 MB at 10^6).
+    """
+    if meta.num_row_groups == 0:
+        return None
+    group = meta.row_group(0)
+    return next((j for j in range(group.num_columns)
+                 if group.column(j).path_in_schema == REPLICATE), None)
 
 
 def take(table: pa.Table, keep: np.ndarray) -> pa.Table:
