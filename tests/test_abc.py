@@ -147,3 +147,29 @@ def test_calibrate_bad_requests_fail_in_one_line_before_any_work(args, needle, t
     err = capsys.readouterr().err.strip()
     assert err.startswith("gapsim: error:") and needle in err and "\n" not in err, err
     assert not out.exists()
+
+
+def test_a_degenerate_population_is_one_line_not_a_traceback(toy_spec, tmp_path, monkeypatch) -> None:
+    """pyabc's own assertion on NaN weights (seen on model version 3: population 50 for 47
+    parameters, ESS 1.1-1.6) becomes a RunError naming the history and the fix; other assertion
+    errors are not swallowed."""
+    import pyabc
+
+    from sim.errors import RunError
+
+    base = coarse(*toy_spec.overrides())
+
+    def degenerate(self, *args, **kwargs):
+        raise AssertionError("The population total weight nan is not normalized.")
+
+    monkeypatch.setattr(pyabc.ABCSMC, "run", degenerate)
+    with pytest.raises(RunError, match="degenerated.*larger population=") as err:
+        abc.run_abc(toy_spec, base, tmp_path / "abc", progress=False, runner=TOY)
+    assert err.value.exit_code == 2 and "\n" not in str(err.value)
+
+    def other(self, *args, **kwargs):
+        raise AssertionError("something else")
+
+    monkeypatch.setattr(pyabc.ABCSMC, "run", other)
+    with pytest.raises(AssertionError, match="something else"):
+        abc.run_abc(toy_spec, base, tmp_path / "abc", progress=False, runner=TOY)
