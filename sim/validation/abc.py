@@ -309,7 +309,7 @@ def run_abc(spec: CalibrationSpec, base: dict[str, Any], out_dir: Path, workers:
             if "not normalized" not in str(err):
                 raise
             # pyabc's proposal density underflows to 0 for a population whose weights sit on one
-            # or two particles (measured: 47 informed parameters, population 50, ESS 1.1-1.6 at
+            # or two particles (measured: 21 informed parameters, population 50, ESS 1.1-1.6 at
             # generations 1-2, then NaN weights at generation 3); the finished generations stay
             # in the history.
             raise RunError(
