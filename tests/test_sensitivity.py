@@ -60,3 +60,47 @@ def test_bad_design_size_is_refused() -> None:
     with pytest.raises(ConfigError, match="power of 2"):
         se.load_spec(design_size=12)
     assert np.isfinite(se.problem(se.load_spec().items)["bounds"]).all()
+
+
+def _three_factor_spec(n: int = 8) -> se.SensitivitySpec:
+    items = tuple(pm.parse({"model.report_base": {"range": [0, 1]},
+                            "model.call_prob": {"range": [0, 1]},
+                            "model.truffle_go_prob": {"range": [0, 1]}}))
+    return se.SensitivitySpec("status_quo_2019", {}, ("incidents",), items, n, 3, 100, {})
+
+
+def test_morris_screening_ranks_against_the_noise_floor() -> None:
+    """y = 4 a + b + 0.1 realisation (c inert), each on [0, 1]: an elementary effect is the change
+    over a step divided by the step (as a share of the range), so mu_star is 4 for a, 1 for b, 0 for
+    c and 0.1 for the realisation (the noise floor). Exact up to float error: elementary effects
+    of a linear function do not depend on the path."""
+    from sim.validation import screening as sc
+
+    spec = _three_factor_spec()
+    x = sc.design(spec, trajectories=10, seed=5)
+    assert x.shape == (10 * 5, 4)  # r x (D + 2): D = 3 factors, the realisation, one start
+    runs = pd.DataFrame({"design_point": range(len(x)), "incidents": 4 * x[:, 0] + x[:, 1] + 0.1 * x[:, 3]})
+    idx = sc.analyse(spec, x, runs, seed=5).set_index("factor")
+    assert idx.loc["model.report_base", "mu_star"] == pytest.approx(4.0)
+    assert idx.loc["model.call_prob", "ratio_to_noise"] == pytest.approx(10.0)
+    assert idx.loc["model.truffle_go_prob", "mu_star"] == pytest.approx(0.0, abs=1e-12)
+    assert sc.select(idx.reset_index(), keep=5) == ["model.report_base", "model.call_prob"]
+    assert sc.select(idx.reset_index(), keep=1) == ["model.report_base"]
+    page = "\n".join(sc.render(idx.reset_index(), ["model.report_base"],
+                               {"model_version": 4, "git": "abc", "date": "2026-12-02", "days": 365,
+                                "runs": len(x), "runtime_min": 1.0, "workers": 2, "trajectories": 10,
+                                "factors": 3, "outcomes": ["incidents"]}))
+    assert "| `model.report_base` |" in page and "| kept |" in page
+    assert "`model.call_prob` (10.00 x)" in page  # above the floor, cut by keep=1: said so
+
+
+def test_sobol_stage_keeps_only_screened_factors(tmp_path) -> None:
+    from sim.errors import ConfigError
+    from sim.validation import screening as sc
+
+    spec = se.load_spec(design_size=2, only=["gap_width_km", "model.strike_kill_prob"])
+    assert [u.key for u in spec.items] == ["gap_width_km", "model.strike_kill_prob"]
+    with pytest.raises(ConfigError, match="not factors"):
+        se.load_spec(only=["model.no_such_thing"])
+    with pytest.raises(ConfigError, match="selected.json"):
+        sc.load_selected(tmp_path)

@@ -14,6 +14,10 @@ ranges, every per-level table scaled as a whole, every ModelParams field marked 
 from its metadata, so a rebuilt model's parameters are picked up) scaled by a factor around its
 default, minus resolution settings. A realisation factor indexes the random seed (SALib #292),
 so run-to-run noise shows up as that factor's index rather than inflating everyone's.
+
+With ``screening=<dir>`` the Sobol design covers only the factors a Morris screening kept
+(sim/validation/screening.py), the others held at their defaults, and the page shows the screening
+first: with D in the hundreds a Sobol design over every factor is hours of runs.
 """
 
 from __future__ import annotations
@@ -52,7 +56,10 @@ class SensitivitySpec:
     convergence: dict[str, Any]
 
 
-def load_spec(path: Path = SPEC, design_size: int | None = None) -> SensitivitySpec:
+def load_spec(path: Path = SPEC, design_size: int | None = None,
+              only: Sequence[str] | None = None) -> SensitivitySpec:
+    """The study; with ``only`` (factor keys kept by a Morris screening, sim/validation/screening.py)
+    the other factors are held at their defaults."""
     import yaml
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -75,6 +82,11 @@ def load_spec(path: Path = SPEC, design_size: int | None = None) -> SensitivityS
                            if f not in tables.get("exclude", [])}, where)
     known = {u.key for u in items}
     items += [u for u in est_items if u.key not in known]
+    if only is not None:
+        unknown = sorted(set(only) - {u.key for u in items})
+        if unknown:
+            raise ConfigError("screening", unknown, "are not factors of the study; rerun the screening")
+        items = [u for u in items if u.key in set(only)]
     design = data.get("design") or {}
     n = int(design_size or design.get("n", 32))
     if n < 2 or n & (n - 1):
@@ -181,8 +193,9 @@ def _fmt(x: float) -> str:
 
 
 def render(spec: SensitivitySpec, indices: pd.DataFrame, conv: pd.DataFrame | None,
-           meta: Mapping[str, Any], top: int = 15) -> str:
-    """The Markdown page: provenance, per-outcome index tables, convergence, closing note."""
+           meta: Mapping[str, Any], top: int = 15, screening: Sequence[str] = ()) -> str:
+    """The Markdown page: provenance, the screening that chose the factors (if any), per-outcome
+    index tables, convergence, closing note."""
     units = {u.key: (u.unit, u.source, "x default" if u.factor else "value", u.low, u.high)
              for u in spec.items}
     lines = [
@@ -201,14 +214,13 @@ def render(spec: SensitivitySpec, indices: pd.DataFrame, conv: pd.DataFrame | No
         "marked [EST] scaled around its default (factor ranges below); the spec is "
         "`experiments/validation/sensitivity.yaml`.",
         "",
-        f"Budget: N x (D + 3) runs (D factors, the realisation index, two base matrices). At "
-        f"about 1-3 s per simulated year on 2 cores, N = 32 with D = {len(spec.items)} is about "
-        f"{32 * (len(spec.items) + 3) * 1 / 2 / 60:.0f}-"
-        f"{32 * (len(spec.items) + 3) * 3 / 2 / 60:.0f} min for one-year runs; N = 128 (tighter "
-        "intervals, recommended for a paper) four times that.",
+        f"Budget: N x (D + 3) runs (D factors, the realisation index, two base matrices); at the "
+        f"measured {meta['seconds_per_run']:.1f} s of wall time per run, N = 128 (tighter "
+        "intervals, recommended for a paper) takes four times as long as N = 32.",
         "",
         f"![Total-order indices]({FIGURE.relative_to(DOC.parent)})",
         "",
+        *screening,
     ]
     for outcome in spec.outcomes:
         sub = indices[indices["outcome"] == outcome].sort_values("ST", ascending=False)
@@ -278,7 +290,7 @@ def plot(indices: pd.DataFrame, outcome: str, path: Path, top: int = 20) -> None
 # --------------------------------------------------------------------------------- command
 
 
-_OPTS = ("design_size", "days", "workers", "convergence_replicates", "docs", "progress")
+_OPTS = ("design_size", "days", "workers", "convergence_replicates", "docs", "progress", "screening")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,7 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             opts[k] = v
     try:
-        spec = load_spec(design_size=int(opts["design_size"]) if "design_size" in opts else None)
+        only, screen_page = None, []
+        if "screening" in opts:
+            from sim.validation.screening import load_selected
+
+            only, screen_page = load_selected(Path(opts["screening"]))
+        spec = load_spec(design_size=int(opts["design_size"]) if "design_size" in opts else None,
+                         only=only)
         overrides = [f"scenario={spec.scenario}",
                      *(f"{k}={v}" for k, v in spec.base.items() if k != "days"),
                      f"days={opts.get('days', spec.base.get('days', 365))}"]
@@ -343,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             "days": base["days"], "terrain": base["terrain"].get("name"), "runs": len(cfgs),
             "runtime_min": seconds / 60, "workers": workers or "all",
             "seconds_per_run": seconds / max(len(cfgs), 1)}
-    text = render(spec, indices, conv, meta)
+    text = render(spec, indices, conv, meta, screening=screen_page)
     (out_dir / "SENSITIVITY.md").write_text(text, encoding="utf-8")
     plot(indices, spec.outcomes[0], out_dir / "sensitivity_sobol.png")
     if opts.get("docs", "true") == "true":
