@@ -94,6 +94,18 @@ def test_morris_screening_ranks_against_the_noise_floor() -> None:
     assert "`model.call_prob` (10.00 x)" in page  # above the floor, cut by keep=1: said so
 
 
+def test_screening_takes_each_outcomes_strongest_factors_in_turn() -> None:
+    """An outcome with small effects still gets its strongest factor into the Sobol stage."""
+    from sim.validation import screening as sc
+
+    rows = [("incidents", f, r) for f, r in (("a", 9.0), ("b", 8.0), ("c", 7.0), ("d", 0.5))]
+    rows += [("kidnappings", f, r) for f, r in (("a", 0.9), ("b", 0.2), ("c", 0.1), ("d", 1.5))]
+    rows += [(o, se.REALISATION, 1.0) for o in ("incidents", "kidnappings")]
+    idx = pd.DataFrame(rows, columns=["outcome", "factor", "ratio_to_noise"])
+    assert sc.select(idx, keep=2) == ["a", "d"]
+    assert sc.select(idx, keep=9) == ["a", "d", "b", "c"]  # nothing below the floor
+
+
 def test_sobol_stage_keeps_only_screened_factors(tmp_path) -> None:
     from sim.errors import ConfigError
     from sim.validation import screening as sc

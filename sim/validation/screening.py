@@ -9,8 +9,9 @@ that screen in, with the rest held at their defaults (Saltelli et al. 2008, ch. 
 What screens a factor in is measured, not chosen: the realisation index (which only changes the
 random seed, SALib #292) is a factor too, so its mean absolute elementary effect ``mu_star`` is
 the size of a change that run-to-run noise alone produces. A factor screens in when its
-``mu_star`` exceeds the realisation's for at least one outcome; if more than ``keep`` do, the
-``keep`` with the largest ratio to the noise are kept. The page says which factors were left out
+``mu_star`` exceeds the realisation's for at least one outcome; if more than ``keep`` (12) do,
+they are taken in turn from each outcome's ranking by ratio to the noise, so every outcome's
+strongest factors reach the Sobol stage. The page says which factors were left out
 and by how much they fell short, so a reader can see what the Sobol table does not cover.
 
 Run (resumable, through the engine's results store)::
@@ -71,11 +72,18 @@ def analyse(spec: se.SensitivitySpec, x: np.ndarray, runs: pd.DataFrame, seed: i
 
 
 def select(indices: pd.DataFrame, keep: int) -> list[str]:
-    """Factors whose ``mu_star`` beats the realisation's for some outcome, at most ``keep`` of them,
-    by their largest ratio to the noise floor."""
-    f = indices[indices["factor"] != se.REALISATION]
-    best = f.groupby("factor")["ratio_to_noise"].max().sort_values(ascending=False)
-    return list(best[best > 1.0].index[:keep])
+    """At most ``keep`` factors whose ``mu_star`` beats the realisation's, taken in turn from each
+    outcome's ranking (by ratio to the noise floor), so that every outcome's strongest factors get
+    Sobol indices -- not only those of the outcome with the largest effects."""
+    f = indices[(indices["factor"] != se.REALISATION) & (indices["ratio_to_noise"] > 1.0)]
+    ranked = [list(g.sort_values("ratio_to_noise", ascending=False)["factor"])
+              for _, g in f.groupby("outcome", sort=False)]
+    out: list[str] = []
+    for depth in range(max((len(r) for r in ranked), default=0)):
+        for r in ranked:
+            if depth < len(r) and r[depth] not in out and len(out) < keep:
+                out.append(r[depth])
+    return out
 
 
 def render(indices: pd.DataFrame, selected: list[str], meta: Mapping[str, Any], top: int = 20) -> list[str]:
@@ -95,8 +103,9 @@ def render(indices: pd.DataFrame, selected: list[str], meta: Mapping[str, Any], 
         "factor's range, scaled to its whole range (log-scaled factors in log space); the "
         "realisation index (the seed alone) gives the effect noise alone makes "
         f"(`mu_star` {noise:.1f} for {outcome}). {above} factors beat that floor for at least one "
-        f"outcome of {', '.join(meta['outcomes'])}; the {len(selected)} with the largest ratio go "
-        "on to the Sobol study, the rest are held at their defaults there.", "",
+        f"outcome of {', '.join(meta['outcomes'])}; {len(selected)} go on to the Sobol study, taken "
+        "in turn from each outcome's ranking by ratio to the floor, and the rest are held at their "
+        "defaults there.", "",
         f"Top {min(top, len(sub))} for {outcome} (every factor and outcome: `{INDICES}` in the "
         "screening run directory):", "",
         "| factor | mu_star [95% CI] | mu | sigma | x noise | Sobol stage |",
@@ -148,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             opts[k] = v
     try:
         trajectories = int(opts.get("trajectories", 4))
-        keep = int(opts.get("keep", 10))
+        keep = int(opts.get("keep", 12))
         if trajectories < 2 or keep < 1:
             raise ConfigError("trajectories" if trajectories < 2 else "keep",
                               trajectories if trajectories < 2 else keep, "must be at least 2 (1 for keep)")
@@ -184,10 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     indices.to_csv(out_dir / INDICES, index=False)
     selected = select(indices, keep)
     git = git_state()
+    ran = {"runtime_min": seconds / 60, "workers": workers or "all", "date": dt.date.today().isoformat()}
+    if result.done == 0 and (out_dir / SELECTED).is_file():  # re-analysed: the runs' own timing
+        old = json.loads((out_dir / SELECTED).read_text(encoding="utf-8")).get("meta", {})
+        ran = {k: old.get(k, v) for k, v in ran.items()}
     meta = {"model_version": MODEL_VERSION, "git": f"{(git['commit'] or '?')[:10]}"
-            f"{' (dirty)' if git['dirty'] else ''}", "date": dt.date.today().isoformat(),
-            "days": base["days"], "runs": len(cfgs), "runtime_min": seconds / 60,
-            "workers": workers or "all", "trajectories": trajectories, "factors": len(spec.items),
+            f"{' (dirty)' if git['dirty'] else ''}", **ran,
+            "days": base["days"], "runs": len(cfgs),
+            "trajectories": trajectories, "factors": len(spec.items),
             "outcomes": list(spec.outcomes)}
     page = render(indices, selected, meta)
     (out_dir / SELECTED).write_text(json.dumps({"selected": selected, "page": page, "meta": meta},
