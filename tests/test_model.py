@@ -106,6 +106,22 @@ def test_what_is_seen_at_an_instant_is_seen_after_what_happens_then(monkeypatch)
     assert "sighting" in at_t and at_t[0] == "other", at_t
 
 
+def test_a_group_setting_out_is_seen_at_its_departure_whatever_the_tick():
+    """When nobody moves, the next look is scheduled for the first departure; a look starts after
+    its own moment, so the sample at the departure itself was examined with 3 h ticks (a regular
+    window covered it) and skipped with 1 h ones (a look was scheduled right at it). Status-quo
+    replicate 20 on the default terrain: a post saw a group leave its cave at 1059.86 h with 3 h
+    ticks only, and the year drifted apart from there (fixed in MODEL_VERSION 4)."""
+    from sim.config.load import compose_config
+
+    seen = {}
+    for tick in (1.0, 3.0):
+        model = build_model(compose_config([f"model.tick_hours={tick}", "days=45"]), 20)
+        model.run_until(1062.0)
+        seen[tick] = (model.recorder.detections, dict(model.recorder.detected_by))
+    assert seen[1.0] == seen[3.0]
+
+
 def test_the_surveillance_orbit_is_seen_on_the_day_it_flies():
     """Tomorrow's orbit is tasked at midnight; today's must stay visible to sensing all day (Model
     2 as first built kept one slot, so an orbit was gone when its day began: no ISR detections)."""

@@ -170,7 +170,16 @@ class Sensing:
             later = [c.plan.start for c in cells if c.alive and c.plan and c.plan.start >= t1]
             self._window_end = min(later) if later else math.inf
             if later:
-                self._next = model.schedule_event(self.lookahead, at=min(later), priority=Priority.LOW)
+                # Nobody moves before the first departure: look again from the last sample before it,
+                # so that the sample at the departure itself is examined -- as it is whenever a
+                # regular window covers it. A look *at* the departure starts after its sample, which
+                # made a detection at the moment a group set out depend on the tick (MODEL_VERSION 4).
+                start = min(later)
+                k = _last_sample_at_or_before(start, self.dt)
+                if k * self.dt >= start:
+                    k -= 1
+                at = k * self.dt if k * self.dt > t0 else start
+                self._next = model.schedule_event(self.lookahead, at=at, priority=Priority.LOW)
             return
         k0 = _last_sample_at_or_before(t0, self.dt) + 1
         k1 = _last_sample_at_or_before(t1, self.dt)
