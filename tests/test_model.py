@@ -71,6 +71,57 @@ def test_a_season_does_not_depend_on_the_tick(scenario, replicate, tick):
             assert np.array_equal(v, w, equal_nan=v.dtype.kind == "f"), (table, k)
 
 
+def test_what_is_seen_at_an_instant_is_seen_after_what_happens_then(monkeypatch):
+    """Sightings and detections run after every other event of their instant, whatever moment the
+    lookahead created them at (Mesa runs an instant's events by priority, then in order of
+    creation). At default priority a villager's sighting at 06:00 fired before or after a
+    kidnapping at 06:00 in the same village -- and saw its fear before or after the shock --
+    depending on ``tick_hours``: 3 of 30 status-quo years differed between 0.5 h and 1 h ticks
+    until MODEL_VERSION 4 (replicate 3 from day 319 on)."""
+    from mesa.time import Priority
+
+    from sim.model.villagers import Sighting
+
+    order: list[tuple[str, float]] = []
+    fire = Sighting.fire
+
+    def logged(self):
+        order.append(("sighting", self.model.time))
+        fire(self)
+
+    monkeypatch.setattr(Sighting, "fire", logged)
+    model = build_model(coarse("days=60"), 0)
+    while not model.sensing._sightings and model.time < 24.0 * 60:
+        model.run_for(1.0)
+    assert model.sensing._sightings, "no villager saw a group in 60 days"
+    event, sighting = model.sensing._sightings[0]
+    assert event.priority == Priority.LOW
+
+    def other() -> None:
+        order.append(("other", model.time))
+
+    model.schedule_event(other, at=sighting.t)  # created after the sighting, default priority
+    model.run_until(sighting.t + 0.01)
+    at_t = [kind for kind, t in order if t == sighting.t]
+    assert "sighting" in at_t and at_t[0] == "other", at_t
+
+
+def test_a_group_setting_out_is_seen_at_its_departure_whatever_the_tick():
+    """When nobody moves, the next look is scheduled for the first departure; a look starts after
+    its own moment, so the sample at the departure itself was examined with 3 h ticks (a regular
+    window covered it) and skipped with 1 h ones (a look was scheduled right at it). Status-quo
+    replicate 20 on the default terrain: a post saw a group leave its cave at 1059.86 h with 3 h
+    ticks only, and the year drifted apart from there (fixed in MODEL_VERSION 4)."""
+    from sim.config.load import compose_config
+
+    seen = {}
+    for tick in (1.0, 3.0):
+        model = build_model(compose_config([f"model.tick_hours={tick}", "days=45"]), 20)
+        model.run_until(1062.0)
+        seen[tick] = (model.recorder.detections, dict(model.recorder.detected_by))
+    assert seen[1.0] == seen[3.0]
+
+
 def test_the_surveillance_orbit_is_seen_on_the_day_it_flies():
     """Tomorrow's orbit is tasked at midnight; today's must stay visible to sensing all day (Model
     2 as first built kept one slot, so an orbit was gone when its day began: no ISR detections)."""

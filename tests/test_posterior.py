@@ -202,11 +202,30 @@ def test_plausible_world_lines_label_the_point_estimate() -> None:
     assert len(lines) == 1 and lines[0].startswith("Parameters: point estimate")
     lines = po.plausible_world_lines(worlds_runs([-1.0] * 4, 0.1), "a", ["a", "b"],
                                      {"incidents": True, "airstrikes": None})
+    lines = [line for line in lines if not line.startswith("Caution")]  # see the next test
     assert "b lowers incidents in 100% of plausible worlds (4 of 4)" in lines[1]
     assert "too few worlds" in lines[1] and len(lines) == 2
     lines = po.plausible_world_lines(worlds_runs([-1.0] * 6, 0.1), "a", ["a", "b"],
                                      {"incidents": True})
+    lines = [line for line in lines if not line.startswith("Caution")]
     assert "of the spread between worlds is parameter uncertainty" in lines[1]
+
+
+def test_a_posterior_of_another_model_version_is_flagged_in_the_report(monkeypatch) -> None:
+    """Draws fitted to one model version are not known to be plausible for the next: the report
+    says so rather than presenting them as the current model's posterior."""
+    import sim.model
+
+    fitted = int(po.load(po.posterior_path()).meta["model_version"])
+    monkeypatch.setattr(sim.model, "MODEL_VERSION", fitted)
+    assert po.version_note() is None
+    lines = po.plausible_world_lines(worlds_runs([-1.0] * 4, 0.1), "a", ["a", "b"], {"incidents": True})
+    assert not any(line.startswith("Caution") for line in lines)
+    monkeypatch.setattr(sim.model, "MODEL_VERSION", fitted + 2)
+    note = po.version_note()
+    assert note and f"model version {fitted};" in note and f"model version {fitted + 2}," in note
+    lines = po.plausible_world_lines(worlds_runs([-1.0] * 4, 0.1), "a", ["a", "b"], {"incidents": True})
+    assert lines[1] == note
 
 
 # ------------------------------------------------------------------------------- targets

@@ -15,6 +15,15 @@ forces (posts, patrols, units; for their threat memory) is kept and committed as
 that changes a plan (a group setting out or fleeing, a unit arriving, a sweep starting) calls
 :meth:`Sensing.plans_changed`, which drops what was foreseen after now and looks ahead again; the keyed
 draws make the second look see the same things wherever nothing changed.
+
+What is seen at an instant is seen after everything else that happens at that instant: sightings and
+detections are ``Priority.LOW`` events, like the lookahead itself. Mesa runs the events of one instant
+by priority, then in order of creation, so these run after every other event of their instant, and
+before the next lookahead (created after them). A lookahead creates its events at a moment that
+depends on the batch length, so at ``Priority.DEFAULT`` a sighting at 06:00
+could fire before or after a kidnapping at 06:00 (and see the village's fear before or after it)
+depending on ``tick_hours``. Sample times are multiples of ``dt`` (1/14 h on the 250 m terrain),
+which include every whole and half hour, so such ties are common, not rare.
 """
 
 from __future__ import annotations
@@ -161,7 +170,16 @@ class Sensing:
             later = [c.plan.start for c in cells if c.alive and c.plan and c.plan.start >= t1]
             self._window_end = min(later) if later else math.inf
             if later:
-                self._next = model.schedule_event(self.lookahead, at=min(later), priority=Priority.LOW)
+                # Nobody moves before the first departure: look again from the last sample before it,
+                # so that the sample at the departure itself is examined -- as it is whenever a
+                # regular window covers it. A look *at* the departure starts after its sample, which
+                # made a detection at the moment a group set out depend on the tick (MODEL_VERSION 4).
+                start = min(later)
+                k = _last_sample_at_or_before(start, self.dt)
+                if k * self.dt >= start:
+                    k -= 1
+                at = k * self.dt if k * self.dt > t0 else start
+                self._next = model.schedule_event(self.lookahead, at=at, priority=Priority.LOW)
             return
         k0 = _last_sample_at_or_before(t0, self.dt) + 1
         k1 = _last_sample_at_or_before(t1, self.dt)
@@ -185,7 +203,7 @@ class Sensing:
             self._notice(batch, obs, keep)
         if best is not None:
             self._pending = best
-            self._detection_event = model.schedule_event(self.detected, at=best[0])
+            self._detection_event = model.schedule_event(self.detected, at=best[0], priority=Priority.LOW)
         else:
             self._next = model.schedule_event(self.lookahead, at=t1, priority=Priority.LOW)
 
@@ -256,7 +274,7 @@ class Sensing:
             key = int(model.rand.key("sight", int(model.villagers.keys[v]), cell.key, int(b.ks[s]), 1))
             sighting = Sighting(model, v, cell.unique_id, cell.cave, b.pts[s].copy(), t, key)
             model.villagers.pending.add(sighting)
-            event = model.schedule_event(sighting.fire, at=t)
+            event = model.schedule_event(sighting.fire, at=t, priority=Priority.LOW)
             self._sightings.append((event, sighting))
 
     def record_sight(self, sighting: Sighting) -> None:

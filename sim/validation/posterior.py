@@ -312,6 +312,21 @@ def plausible_worlds(runs: pd.DataFrame, baseline: str, scenario: str, outcome: 
                   float(d["diff"].mean()) if len(d) else math.nan, var_param, var_noise, share)
 
 
+def version_note(name: str = DEFAULT) -> str | None:
+    """A warning when the posterior was fitted to another model version than the one running:
+    its draws are then plausible for that version, not necessarily for this one (None if same)."""
+    from sim.model import MODEL_VERSION
+
+    try:
+        fitted = load(posterior_path(name)).meta.get("model_version")
+    except (ConfigError, OSError):
+        return None
+    if fitted is None or int(fitted) == MODEL_VERSION:
+        return None
+    return (f"Caution: the posterior {name} was fitted to model version {fitted}; these runs used "
+            f"model version {MODEL_VERSION}, for which it has not been refitted (docs/VALIDATION.md).")
+
+
 def plausible_world_lines(runs: pd.DataFrame, baseline: str, scenarios: Sequence[str],
                           outcomes: Mapping[str, bool | None]) -> list[str]:
     """The report's sentences: how parameters were set, and (posterior) the share of plausible
@@ -326,6 +341,9 @@ def plausible_world_lines(runs: pd.DataFrame, baseline: str, scenarios: Sequence
     lines = [f"Parameters: drawn from the posterior {DEFAULT} (sha {sha}), one draw per world "
              f"of {REPLICATES_PER_WORLD} replicates, the same draw for every scenario "
              f"({draws} distinct parameter set(s) among the worlds)."]
+    stale = version_note()
+    if stale:
+        lines.append(stale)
     for scenario in scenarios:
         if scenario == baseline:
             continue
