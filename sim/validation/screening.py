@@ -140,21 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m sim.validation.screening [key=value ...]``; see the module docstring."""
     from sim.commands.common import git_state
     from sim.config.load import compose_config
-    from sim.engine.experiment import Point, run_experiment
     from sim.model import MODEL_VERSION
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    opts: dict[str, str] = {}
-    out_dir = Path("results") / "screening" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    for a in args:
-        k, sep, v = a.partition("=")
-        if not sep or (k not in _OPTS and k != "hydra.run.dir"):
-            print(f"gapsim: error: {a}: options are {', '.join(_OPTS)}, hydra.run.dir", file=sys.stderr)
-            return 2
-        if k == "hydra.run.dir":
-            out_dir = Path(v)
-        else:
-            opts[k] = v
+    parsed = se.parse_options(list(sys.argv[1:] if argv is None else argv), _OPTS, "screening")
+    if parsed is None:
+        return 2
+    opts, out_dir = parsed
     try:
         trajectories = int(opts.get("trajectories", 4))
         keep = int(opts.get("keep", 12))
@@ -162,10 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("trajectories" if trajectories < 2 else "keep",
                               trajectories if trajectories < 2 else keep, "must be at least 2 (1 for keep)")
         spec = se.load_spec()
-        overrides = [f"scenario={spec.scenario}",
-                     *(f"{k}={v}" for k, v in spec.base.items() if k != "days"),
-                     f"days={opts.get('days', spec.base.get('days', 365))}"]
-        base = compose_config(overrides)
+        base = compose_config(se.base_overrides(spec, opts.get("days")))
         x = design(spec, trajectories, spec.seed)
         cfgs = se.configs(spec, base, x)
     except (ConfigError, ValueError) as err:
@@ -175,20 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Morris: {len(spec.items)} factors + realisation, r={trajectories}: {len(cfgs)} runs of "
           f"{base['days']} days into {out_dir}", flush=True)
     started = time.perf_counter()
-    from sim.engine.experiment import config_hash
-
-    first: dict[str, int] = {}  # trajectories can share a point: run each config once
-    point_of = [first.setdefault(config_hash(c), i) for i, c in enumerate(cfgs)]
-    points = [Point(cfgs[i], {"scenario": spec.scenario, "design_point": i}) for i in sorted(set(point_of))]
-    result = run_experiment(points, out_dir / "morris", replicates=1, workers=workers,
-                            progress=opts.get("progress", "true") == "true")
-    if result.failures:
-        print(f"gapsim: {result.failed} runs failed; rerun to retry", file=sys.stderr)
+    result, runs = se.run_design(spec, cfgs, out_dir / "morris", workers,
+                                 opts.get("progress", "true") == "true")
+    if runs is None:
         return 1
     seconds = time.perf_counter() - started
-    unique = pd.read_parquet(out_dir / "morris" / "runs.parquet").set_index("design_point")
-    runs = unique.loc[point_of].reset_index(drop=True)
-    runs["design_point"] = range(len(cfgs))
     indices = analyse(spec, x, runs, spec.seed)
     indices.to_csv(out_dir / INDICES, index=False)
     selected = select(indices, keep)

@@ -290,6 +290,50 @@ def plot(indices: pd.DataFrame, outcome: str, path: Path, top: int = 20) -> None
 # --------------------------------------------------------------------------------- command
 
 
+def parse_options(argv: Sequence[str], allowed: Sequence[str], kind: str
+                  ) -> tuple[dict[str, str], Path] | None:
+    """``key=value`` options of a study command and its run directory (``hydra.run.dir``, default
+    ``results/<kind>/<timestamp>``); None after printing a one-line error for an unknown option."""
+    opts: dict[str, str] = {}
+    out_dir = Path("results") / kind / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    for a in argv:
+        k, sep, v = a.partition("=")
+        if not sep or (k not in allowed and k != "hydra.run.dir"):
+            print(f"gapsim: error: {a}: options are {', '.join(allowed)}, hydra.run.dir", file=sys.stderr)
+            return None
+        if k == "hydra.run.dir":
+            out_dir = Path(v)
+        else:
+            opts[k] = v
+    return opts, out_dir
+
+
+def base_overrides(spec: SensitivitySpec, days: str | None) -> list[str]:
+    """The study's scenario and base settings as config overrides (``days`` replaced if given)."""
+    return [f"scenario={spec.scenario}", *(f"{k}={v}" for k, v in spec.base.items() if k != "days"),
+            f"days={days or spec.base.get('days', 365)}"]
+
+
+def run_design(spec: SensitivitySpec, cfgs: list[dict[str, Any]], out_dir: Path, workers: int,
+               progress: bool):
+    """Run each distinct config of a design once (Saltelli rows and Morris trajectories can repeat
+    a point) and return the engine's result and the runs in design order (None if any failed)."""
+    from sim.engine.experiment import Point, config_hash, run_experiment
+
+    first: dict[str, int] = {}
+    point_of = [first.setdefault(config_hash(c), i) for i, c in enumerate(cfgs)]
+    points = [Point(cfgs[i], {"scenario": spec.scenario, "design_point": i})
+              for i in sorted(set(point_of))]
+    result = run_experiment(points, out_dir, replicates=1, workers=workers, progress=progress)
+    if result.failures:
+        print(f"gapsim: {result.failed} runs failed; rerun to retry", file=sys.stderr)
+        return result, None
+    unique = pd.read_parquet(out_dir / "runs.parquet").set_index("design_point")
+    runs = unique.loc[point_of].reset_index(drop=True)
+    runs["design_point"] = range(len(cfgs))
+    return result, runs
+
+
 _OPTS = ("design_size", "days", "workers", "convergence_replicates", "docs", "progress", "screening")
 
 
@@ -297,22 +341,12 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m sim.validation.sensitivity [key=value ...]``; see the module docstring."""
     from sim.commands.common import git_state
     from sim.config.load import compose_config
-    from sim.engine.experiment import Point, run_experiment
     from sim.model import MODEL_VERSION
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    opts: dict[str, str] = {}
-    out_dir = Path("results") / "sensitivity" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    for a in args:
-        k, sep, v = a.partition("=")
-        if not sep or (k not in _OPTS and k != "hydra.run.dir"):
-            print(f"gapsim: error: {a}: options are {', '.join(_OPTS)}, hydra.run.dir",
-                  file=sys.stderr)
-            return 2
-        if k == "hydra.run.dir":
-            out_dir = Path(v)
-        else:
-            opts[k] = v
+    parsed = parse_options(list(sys.argv[1:] if argv is None else argv), _OPTS, "sensitivity")
+    if parsed is None:
+        return 2
+    opts, out_dir = parsed
     try:
         only, screen_page = None, []
         if "screening" in opts:
@@ -321,9 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             only, screen_page = load_selected(Path(opts["screening"]))
         spec = load_spec(design_size=int(opts["design_size"]) if "design_size" in opts else None,
                          only=only)
-        overrides = [f"scenario={spec.scenario}",
-                     *(f"{k}={v}" for k, v in spec.base.items() if k != "days"),
-                     f"days={opts.get('days', spec.base.get('days', 365))}"]
+        overrides = base_overrides(spec, opts.get("days"))
         base = compose_config(overrides)
         x = design(spec)
         cfgs = configs(spec, base, x)
@@ -335,21 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"Sobol: {len(spec.items)} factors + realisation, N={spec.n}: {len(cfgs)} runs of "
           f"{base['days']} days into {out_dir}", flush=True)
-    from sim.engine.experiment import config_hash
-
-    first: dict[str, int] = {}  # a Saltelli design can repeat a row: run each config once
-    point_of = [first.setdefault(config_hash(c), i) for i, c in enumerate(cfgs)]
-    points = [Point(cfgs[i], {"scenario": spec.scenario, "design_point": i})
-              for i in sorted(set(point_of))]
-    result = run_experiment(points, out_dir / "sobol", replicates=1, workers=workers,
-                            progress=progress)
-    if result.failures:
-        print(f"gapsim: {result.failed} runs failed; rerun to retry", file=sys.stderr)
+    _, runs = run_design(spec, cfgs, out_dir / "sobol", workers, progress)
+    if runs is None:
         return 1
     seconds = time.perf_counter() - started
-    unique = pd.read_parquet(out_dir / "sobol" / "runs.parquet").set_index("design_point")
-    runs = unique.loc[point_of].reset_index(drop=True)
-    runs["design_point"] = range(len(cfgs))
     indices = analyse(spec, runs)
     indices.to_csv(out_dir / "sobol_indices.csv", index=False)
     reps = int(opts.get("convergence_replicates", spec.convergence.get("replicates", 10)))
